@@ -1,0 +1,95 @@
+"""The interfaces a plugin implements. Every call is batched: a list in, a list out, same order.
+
+A registered factory is called with the user's ``k=v`` arguments and returns one of these.
+Factories must be cheap: load weights on first use, so that ``lam3 judge-prompt`` and
+start-up checks never pay for them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from lam3_core.genconfig import GenConfig
+from lam3_core.records import Completion, JudgeItem, Sample, Score
+
+SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+def redact(config: dict) -> dict:
+    """A copy of ``config`` with every value whose key looks like a secret replaced by '***'."""
+    return {
+        k: ("***" if any(w in k.lower() for w in SECRET_WORDS) and v else v)
+        for k, v in config.items()
+    }
+
+
+class Model(ABC):
+    """A multimodal LLM: image(s) + text in, text out."""
+
+    name: str = "model"
+
+    @abstractmethod
+    def generate(self, samples: Sequence[Sample], gen_config: GenConfig, trace: bool = False) -> list[Completion]:
+        """One completion per sample. With ``trace=True`` fill ``token_logprobs`` (and ``trace``)."""
+
+    def sample(self, samples: Sequence[Sample], k: int, gen_config: GenConfig) -> list[list[Completion]]:
+        """K sampled completions per sample, each with its token log-probs."""
+        raise NotImplementedError(f"model {self.name!r} does not support sampling")
+
+    def info(self) -> dict:
+        """What meta.json records about this model: id, resolved revision, dtype, device, ..."""
+        return {}
+
+    def close(self) -> None:
+        """Release memory (GPU) when the run ends."""
+
+
+class Judge(ABC):
+    """Scores responses. ``measures`` says what: social_toxicity, policy_risk, refusal, ..."""
+
+    name: str = "judge"
+    version: str = "0"
+    measures: str = "other"
+    threshold: float = 0.5
+    uses_request: bool = False
+
+    @abstractmethod
+    def score(self, items: Sequence[JudgeItem]) -> list[Score]:
+        """One ``Score`` per item; ``Score.failed(reason)`` for an item it could not score."""
+
+    def config(self) -> dict:
+        """Settings that change scores; part of the judge-cache key (never include secrets)."""
+        return {}
+
+    def render_prompt(self, item: JudgeItem) -> str:
+        """The exact text a prompt-based judge feeds its model (for `lam3 judge-prompt`)."""
+        raise NotImplementedError(f"judge {self.name!r} is not prompt-based")
+
+    def check_ready(self) -> None:
+        """Raise ``UsageError`` if the judge cannot run (missing API key, ...); called before generation."""
+
+    def close(self) -> None:
+        """Release resources when the run ends."""
+
+
+class Attack(ABC):
+    """Turns samples into attacked samples (one or more per input sample)."""
+
+    name: str = "attack"
+    needs_model: bool = False
+
+    @abstractmethod
+    def apply(self, samples: Sequence[Sample], model: Model | None = None) -> list[Sample]:
+        """Attacked samples; each keeps the original ``id`` and sets ``meta['variant']`` if several."""
+
+
+class UncertaintyMetric(ABC):
+    """Uncertainty of a model's answer from K sampled responses and their log-probs."""
+
+    name: str = "uncertainty"
+
+    @abstractmethod
+    def compute(self, items: Sequence[dict[str, Any]]) -> list[float]:
+        """One value per item; an item holds ``prompt``, ``samples`` (texts) and ``logprobs``."""

@@ -1,0 +1,53 @@
+"""Generation settings shared by every model plugin."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from lam3_core.errors import UsageError
+
+
+@dataclass(frozen=True)
+class GenConfig:
+    """What a model must honour when it generates. Greedy decoding is the default."""
+
+    max_new_tokens: int = 128
+    min_new_tokens: int = 0
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise UsageError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}.")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise UsageError(
+                f"min_new_tokens must be between 0 and max_new_tokens ({self.max_new_tokens}), "
+                f"got {self.min_new_tokens}."
+            )
+        if self.temperature <= 0:
+            raise UsageError(f"temperature must be > 0, got {self.temperature}.", "Use do_sample=false for greedy decoding.")
+        if not 0 < self.top_p <= 1:
+            raise UsageError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if self.top_k < 0:
+            raise UsageError(f"top_k must be >= 0 (0 = off), got {self.top_k}.")
+        if self.repetition_penalty <= 0:
+            raise UsageError(f"repetition_penalty must be > 0, got {self.repetition_penalty}.")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GenConfig:
+        """Build from user input, rejecting unknown keys with the list of known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(
+                f"Unknown generation setting(s): {', '.join(unknown)}.",
+                f"Known settings: {', '.join(sorted(known))}.",
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

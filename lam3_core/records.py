@@ -1,0 +1,163 @@
+"""The plain records that flow through a run and are written as JSON lines.
+
+``Sample`` comes from a dataset, ``Completion`` from a model, ``Score`` from a judge;
+the core wraps them into ``Generation`` and ``Verdict`` records that carry the keys
+(record id, judge) used for resume and for tracing every number to its inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _from_dict(cls, data: dict):
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Sample:
+    """One request from a dataset. ``harmful`` says whether the request itself is harmful."""
+
+    id: str
+    prompt: str
+    images: list[Any] = field(default_factory=list)
+    category: str | None = None
+    label: str | None = None
+    harmful: bool | None = None
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Completion:
+    """What a model returns for one sample (or one of its K samples)."""
+
+    text: str
+    prompt_sent: str | None = None
+    token_logprobs: list[float] | None = None
+    tokens: list[str] | None = None
+    finish_reason: str | None = None
+    trace: Any = None
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Generation:
+    """A model's answer to one (sample, attack, variant), as written to generations.jsonl."""
+
+    record_id: str
+    sample_id: str
+    attack: str
+    model: str
+    request: str
+    prompt: str
+    response: str
+    variant: int = 0
+    images: list[str] = field(default_factory=list)
+    category: str | None = None
+    harmful: bool | None = None
+    label: str | None = None
+    prompt_sent: str | None = None
+    token_logprobs: list[float] | None = None
+    finish_reason: str | None = None
+    samples: list[dict] | None = None
+    error: str | None = None
+    info: dict = field(default_factory=dict)
+
+    @staticmethod
+    def make_id(sample_id: str, attack: str, variant: int = 0) -> str:
+        return f"{sample_id}::{attack}::{variant}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Generation:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class JudgeItem:
+    """What a judge sees: the user's request, the model's response and the images."""
+
+    request: str
+    response: str
+    images: list[str] = field(default_factory=list)
+    record_id: str | None = None
+
+
+@dataclass
+class Score:
+    """A judge's answer for one item. ``score`` is P(unsafe/toxic/complied) in [0, 1].
+
+    A judge that cannot score an item returns ``Score.failed(reason)``: an error is
+    recorded for that item, never a silent 0.
+    """
+
+    score: float | None
+    categories: dict[str, float] = field(default_factory=dict)
+    flagged_categories: list[str] = field(default_factory=list)
+    raw: Any = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def failed(cls, error: str, raw: Any = None) -> Score:
+        return cls(score=None, error=error, raw=raw)
+
+    def checked(self) -> Score:
+        """Return self, or an error score if ``score`` is missing, NaN or outside [0, 1]."""
+        if self.error:
+            return self
+        if self.score is None or not isinstance(self.score, (int, float)) or math.isnan(self.score):
+            return Score.failed(f"judge returned no valid score ({self.score!r})", raw=self.raw)
+        if not 0.0 <= float(self.score) <= 1.0:
+            return Score.failed(f"judge returned a score outside [0, 1] ({self.score!r})", raw=self.raw)
+        return self
+
+
+@dataclass
+class Verdict:
+    """One judge's verdict on one generation, as written to verdicts.jsonl."""
+
+    record_id: str
+    judge: str
+    judge_version: str
+    judge_config: str
+    measures: str
+    score: float | None
+    threshold: float
+    flagged: bool | None
+    categories: dict[str, float] = field(default_factory=dict)
+    flagged_categories: list[str] = field(default_factory=list)
+    raw: Any = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    role: str = "judge"
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Verdict:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class EnsembleVerdict:
+    """The judges' combined verdict on one generation."""
+
+    record_id: str
+    strategy: str
+    score: float | None
+    flagged: bool | None
+    votes: dict[str, bool | None]
+    disagreement: bool
+    arbitrated: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
