@@ -41,6 +41,7 @@ class Completion:
     finish_reason: str | None = None
     trace: Any = None
     info: dict = field(default_factory=dict)
+    error: str | None = None
 
 
 @dataclass

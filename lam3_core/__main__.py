@@ -1,0 +1,3 @@
+from lam3_core.cli import main
+
+main()

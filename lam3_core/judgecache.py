@@ -1,0 +1,75 @@
+"""A persistent cache of judge scores, shared by all runs on the machine.
+
+Keyed by (judge name, judge version, judge config, request when the judge reads it,
+response text), so a judge is never run twice on the same text with the same settings:
+adding a judge to a finished run, or re-reporting, costs nothing for what was scored.
+Error scores are never cached. SQLite makes every write atomic, so a killed run cannot
+corrupt it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from lam3_core.records import Score
+
+
+def default_cache_path() -> Path:
+    """``$LAM3_CACHE_DIR/judge-cache.sqlite``, else ``~/.cache/lam3/judge-cache.sqlite``."""
+    base = os.environ.get("LAM3_CACHE_DIR") or Path.home() / ".cache" / "lam3"
+    return Path(base) / "judge-cache.sqlite"
+
+
+def config_hash(config: dict) -> str:
+    """A short stable hash of a judge's config (the verdict records it, resume compares it)."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class JudgeCache:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30)
+        self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.commit()
+
+    @staticmethod
+    def key(judge: str, version: str, cfg_hash: str, request: str | None, response: str) -> str:
+        text = json.dumps([judge, version, cfg_hash, request, response])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get_many(self, keys: list[str]) -> dict[str, Score]:
+        found: dict[str, Score] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, value in self._db.execute(f"SELECT key, value FROM scores WHERE key IN ({marks})", chunk):
+                found[key] = Score(**json.loads(value))
+        return found
+
+    def put_many(self, entries: dict[str, Score]) -> None:
+        rows = [
+            (k, json.dumps(s.__dict__, default=str)) for k, s in entries.items() if s.error is None and s.score is not None
+        ]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO scores (key, value) VALUES (?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class NoCache:
+    """Stands in for ``JudgeCache`` when the user passes ``--no-judge-cache``."""
+
+    def get_many(self, keys: list[str]) -> dict[str, Score]:
+        return {}
+
+    def put_many(self, entries: dict[str, Score]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

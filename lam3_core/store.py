@@ -1,0 +1,96 @@
+"""Append-only JSON-lines files that survive ``kill -9`` at any moment.
+
+Every record is one line written with a single ``write`` and flushed (and fsynced) before
+the next batch starts. A kill can only leave a torn *last* line without its newline; it
+is cut off when the file is opened again, so the record is simply produced again. A
+malformed line anywhere else was not written by lam3 and is reported with file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from lam3_core.errors import UsageError
+
+
+def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
+    """All records of ``path``; a torn last line is dropped (and cut from the file if ``repair``)."""
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data.rfind(b"\n") + 1
+    if complete < len(data) and repair:
+        with open(path, "r+b") as fh:
+            fh.truncate(complete)
+    records = []
+    for lineno, line in enumerate(data[:complete].split(b"\n")[:-1], start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}).",
+                "Fix or delete that line; lam3 never writes partial lines except at the end of a killed run.",
+            ) from None
+        if not isinstance(record, dict):
+            raise UsageError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}.")
+        records.append(record)
+    return records
+
+
+class JsonlAppender:
+    """Appends records to one file, skipping keys already present, so reruns never duplicate."""
+
+    def __init__(self, path: Path, key: Callable[[dict], object]):
+        self.path = path
+        self.key = key
+        self.records = read_jsonl(path, repair=True)
+        self.keys = {key(r) for r in self.records}
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys
+
+    def append(self, records: Iterable[dict]) -> list[dict]:
+        """Write the records whose key is new; returns those written."""
+        fresh = []
+        for record in records:
+            k = self.key(record)
+            if k not in self.keys:
+                self.keys.add(k)
+                fresh.append(record)
+        if not fresh:
+            return []
+        payload = "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in fresh)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.records.extend(fresh)
+        return fresh
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Replace ``path`` with ``data`` in one step (temp file + rename): never half-written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,154 @@
+"""pytest helpers for plugin authors: a fake model, a fake judge, and lam3 run in-process.
+
+Loaded automatically as a pytest plugin (entry point ``pytest11``) wherever lam3 is
+installed, so the ``lam3_run`` fixture is available in any test suite::
+
+    def test_my_judge(lam3_run):
+        result = lam3_run("eval", "--model", "echo", "--judge", "my_judge", "--dataset", "mini", "--limit", "3")
+        assert result.exit_code == 0
+        assert {v["judge"] for v in result.verdicts} == {"my_judge"}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lam3_core.components import Judge, Model
+from lam3_core.hookspecs import hookimpl
+from lam3_core.records import Completion, Score
+
+
+class FakeModel(Model):
+    """Answers from ``answers`` (sample id -> text), else with ``default`` (``{prompt}`` is filled in)."""
+
+    name = "fake"
+
+    def __init__(self, answers: dict[str, str] | None = None, default: str = "Sure, here is the answer: {prompt}"):
+        self.answers = answers or {}
+        self.default = default
+        self.calls: list[list[str]] = []
+
+    def generate(self, samples, gen_config, trace=False):
+        self.calls.append([s.id for s in samples])
+        return [Completion(text=self.answers.get(s.id, self.default.format(prompt=s.prompt))) for s in samples]
+
+
+class FakeJudge(Judge):
+    """Scores 1.0 when any of ``keywords`` is in the response, else 0.0; counts what it scored."""
+
+    name = "fake_judge"
+    version = "fake-1"
+    measures = "other"
+
+    def __init__(self, keywords: Sequence[str] = ("sure",), fail_on: str | None = None):
+        self.keywords = [k.lower() for k in keywords]
+        self.fail_on = fail_on
+        self.seen: list[str] = []
+
+    def score(self, items):
+        self.seen.extend(i.response for i in items)
+        return [
+            Score.failed("fake failure") if self.fail_on and self.fail_on in i.response
+            else Score(float(any(k in i.response.lower() for k in self.keywords)))
+            for i in items
+        ]
+
+    def config(self):
+        return {"keywords": self.keywords}
+
+
+def plugin_providing(
+    models: dict[str, Callable] | None = None,
+    judges: dict[str, Callable] | None = None,
+    datasets: dict[str, Callable] | None = None,
+):
+    """A plugin object registering the given factories, for ``run_lam3(..., plugins=[("name", obj)])``."""
+
+    class _Plugin:
+        @hookimpl
+        def lam3_register_models(self, registry):
+            for name, factory in (models or {}).items():
+                registry.add(name, factory, f"test model {name}")
+
+        @hookimpl
+        def lam3_register_judges(self, registry):
+            for name, factory in (judges or {}).items():
+                registry.add(name, factory, f"test judge {name}")
+
+        @hookimpl
+        def lam3_register_datasets(self, registry):
+            for name, factory in (datasets or {}).items():
+                registry.add(name, factory, f"test dataset {name}")
+
+    return _Plugin()
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class Result:
+    """What a lam3 command did: exit code, printed text, and the run directory's contents."""
+
+    exit_code: int
+    output: str
+    out_dir: Path | None
+
+    def _file(self, name: str) -> Path | None:
+        return self.out_dir / name if self.out_dir else None
+
+    @property
+    def summary(self) -> dict:
+        path = self._file("summary.json")
+        return json.loads(path.read_text()) if path and path.exists() else {}
+
+    @property
+    def meta(self) -> dict:
+        path = self._file("meta.json")
+        return json.loads(path.read_text()) if path and path.exists() else {}
+
+    @property
+    def generations(self) -> list[dict]:
+        return _read_jsonl(self._file("generations.jsonl")) if self.out_dir else []
+
+    @property
+    def verdicts(self) -> list[dict]:
+        return _read_jsonl(self._file("verdicts.jsonl")) if self.out_dir else []
+
+
+def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) -> Result:
+    """Run the lam3 CLI in this process. ``plugins`` are (name, plugin object) pairs added to the
+    installed ones. Unexpected exceptions propagate, so a test shows their traceback."""
+    from click.testing import CliRunner
+
+    from lam3_core.cli import cli
+
+    args = [str(a) for a in args]
+    result = CliRunner().invoke(cli, args, obj={"extra_plugins": list(plugins)}, catch_exceptions=False)
+    out = args[args.index("--out") + 1] if "--out" in args else None
+    if out is None and len(args) > 1 and args[0] in ("judge", "report"):
+        out = args[1]
+    return Result(result.exit_code, result.output, Path(out) if out else None)
+
+
+@pytest.fixture
+def lam3_run(tmp_path, monkeypatch):
+    """``lam3_run(*args, plugins=())``: run lam3 in-process with ``--out`` defaulting to a temp dir
+    and the judge cache isolated in that temp dir."""
+    monkeypatch.setenv("LAM3_CACHE_DIR", str(tmp_path / "cache"))
+
+    def run(*args, plugins: Sequence[tuple[str, object]] = ()) -> Result:
+        args = list(args)
+        if args and args[0] in ("eval", "generate") and "--out" not in args:
+            args += ["--out", str(tmp_path / "run")]
+        return run_lam3(args, plugins)
+
+    return run
