@@ -64,7 +64,7 @@ def judge_stats(verdicts: dict[str, dict[str, Verdict]]) -> dict:
 def agreement(verdicts: dict[str, dict[str, Verdict]], judges: list[str], ensemble: dict[str, EnsembleVerdict]) -> dict:
     """Pairwise Cohen's kappa on items both judges scored, and the share of items in disagreement.
 
-    Kappa is undefined (reported as null) when both judges give one constant answer.
+    Kappa is undefined (reported as null) when both judges give the same single answer throughout.
     """
     from sklearn.metrics import cohen_kappa_score
 
@@ -76,11 +76,10 @@ def agreement(verdicts: dict[str, dict[str, Verdict]], judges: list[str], ensemb
         ]
         ya = [bool(verdicts[a][r].flagged) for r in common]
         yb = [bool(verdicts[b][r].flagged) for r in common]
-        if not common:
+        if not common or len(set(ya) | set(yb)) < 2:
             kappas[f"{a}|{b}"] = None
         else:
-            k = cohen_kappa_score(ya, yb)
-            kappas[f"{a}|{b}"] = None if np.isnan(k) else float(k)
+            kappas[f"{a}|{b}"] = float(cohen_kappa_score(ya, yb))
     valid = [e for e in ensemble.values() if e.error is None]
     return {
         "pairwise_kappa": kappas,

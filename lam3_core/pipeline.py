@@ -301,7 +301,7 @@ def _check_same_config(stage: Stage, store: JsonlAppender, name: str, judge_cfg:
     if old and old != {judge_cfg}:
         raise UsageError(
             f"{stage.rundir} already holds {name} verdicts made with other judge settings.",
-            f"Use a new --out for the new {name} settings (lam3 judge {stage.rundir / 'generations.jsonl'} "
+            f"Use a new --out for the new {name} settings (lam3 judge {stage.rundir.file('generations')} "
             f"--out NEW_DIR ...), or the settings used before.",
         )
 
