@@ -54,7 +54,9 @@ def _options(*decorators):
     return apply
 
 
-config_option = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with any of these options.")
+config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with any of these options."
+)
 out_option = click.option("--out", type=click.Path(file_okay=False), help="Run directory (created; rerun to resume).")
 batch_option = click.option("--batch-size", type=int, help="Items per batch for the model and local judges [8].")
 
@@ -64,7 +66,9 @@ model_options = _options(
     click.option("--dataset", help="Dataset name, or a .jsonl/.csv file."),
     click.option("--dataset-arg", multiple=True, metavar="K=V", help="Argument for the dataset (e.g. prompt=COLUMN)."),
     click.option("--attack", "attacks", multiple=True, help="Attack name (repeatable) [none]."),
-    click.option("--gen", multiple=True, metavar="K=V", help="Generation setting, e.g. max_new_tokens=64, do_sample=true."),
+    click.option(
+        "--gen", multiple=True, metavar="K=V", help="Generation setting, e.g. max_new_tokens=64, do_sample=true."
+    ),
     click.option("--limit", type=int, help="Use only the first N samples."),
     click.option("--seed", type=int, help="Random seed [0]."),
 )
@@ -74,9 +78,13 @@ judge_options = _options(
     click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for one judge (repeatable)."),
     click.option("--ensemble", type=click.Choice(STRATEGIES), help="How judges are combined [majority]."),
     click.option("--judge-weight", multiple=True, metavar="JUDGE=W", help="Weight for --ensemble weighted."),
-    click.option("--threshold", multiple=True, metavar="JUDGE=T", help="Flag threshold per judge (or ensemble=T) [0.5]."),
+    click.option(
+        "--threshold", multiple=True, metavar="JUDGE=T", help="Flag threshold per judge (or ensemble=T) [0.5]."
+    ),
     click.option("--arbiter", help="Judge that decides the items on which the judges disagree."),
-    click.option("--judge-cache", type=click.Path(dir_okay=False), help="Judge cache file [~/.cache/lam3/judge-cache.sqlite]."),
+    click.option(
+        "--judge-cache", type=click.Path(dir_okay=False), help="Judge cache file [~/.cache/lam3/judge-cache.sqlite]."
+    ),
     click.option("--no-judge-cache", is_flag=True, default=None, help="Do not read or write the judge cache."),
 )
 
@@ -135,7 +143,9 @@ def cli(ctx):
 
 def _require_out(cfg: RunConfig) -> RunDir:
     if not cfg.out:
-        raise UsageError("No output directory given.", "Pass --out DIR (a new directory, or an earlier run's to resume).")
+        raise UsageError(
+            "No output directory given.", "Pass --out DIR (a new directory, or an earlier run's to resume)."
+        )
     return RunDir(cfg.out)
 
 
@@ -248,8 +258,14 @@ def _import_generations(source: Path, rundir: RunDir) -> None:
                 "Produce the file with `lam3 generate`, or add those fields.",
             )
         attack = row.get("attack", "none")
-        row = {"sample_id": str(sample_id), "attack": attack, "model": row.get("model", "unknown"),
-               "request": row.get("request", row.get("prompt", "")), "prompt": row.get("prompt", ""), **row}
+        row = {
+            "sample_id": str(sample_id),
+            "attack": attack,
+            "model": row.get("model", "unknown"),
+            "request": row.get("request", row.get("prompt", "")),
+            "prompt": row.get("prompt", ""),
+            **row,
+        }
         row.setdefault("record_id", Generation.make_id(row["sample_id"], attack, int(row.get("variant", 0))))
         records.append(Generation.from_dict(row).to_dict())
     JsonlAppender(rundir.file("generations"), key=lambda r: r["record_id"]).append(records)
@@ -309,8 +325,10 @@ def report_command(run_dir, **kw):
     have = {v.judge for v in pipeline.read_verdicts(rundir)}
     missing = [j for j in cfg.judges if j not in have]
     if missing:
-        raise UsageError(f"{rundir.path} has no verdicts from {', '.join(missing)}.",
-                         f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}")
+        raise UsageError(
+            f"{rundir.path} has no verdicts from {', '.join(missing)}.",
+            f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}",
+        )
     rundir.lock()
     try:
         summary = _aggregate(rundir, cfg, gens)
@@ -328,11 +346,15 @@ def plugins_command(as_json):
         {
             "distribution": dist.name,
             "version": dist.version,
-            "provides": [{"kind": c.kind, "name": c.name, "description": c.description} for c in plugins.provides(dist.name)],
+            "provides": [
+                {"kind": c.kind, "name": c.name, "description": c.description} for c in plugins.provides(dist.name)
+            ],
         }
         for dist in sorted(plugins.distributions.values(), key=lambda d: d.name)
     ]
-    rows += [{"distribution": f.distribution, "version": None, "provides": [], "error": str(f)} for f in plugins.failures]
+    rows += [
+        {"distribution": f.distribution, "version": None, "provides": [], "error": str(f)} for f in plugins.failures
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -356,7 +378,9 @@ def judge_prompt_command(name, prompt, response, judge_arg):
     args = parse_judge_pairs(judge_arg)
     stray = sorted(set(args) - {name})
     if stray:
-        raise UsageError(f"--judge-arg given for {', '.join(stray)}, but the judge is {name}.", f"Use --judge-arg {name}.K=V.")
+        raise UsageError(
+            f"--judge-arg given for {', '.join(stray)}, but the judge is {name}.", f"Use --judge-arg {name}.K=V."
+        )
     judge = _plugins().get("judge", name).create(**args.get(name, {}))
     try:
         text = judge.render_prompt(JudgeItem(request=prompt, response=response))

@@ -19,10 +19,7 @@ SECRET_WORDS = ("key", "token", "secret", "password")
 
 def redact(config: dict) -> dict:
     """A copy of ``config`` with every value whose key looks like a secret replaced by '***'."""
-    return {
-        k: ("***" if any(w in k.lower() for w in SECRET_WORDS) and v else v)
-        for k, v in config.items()
-    }
+    return {k: ("***" if any(w in k.lower() for w in SECRET_WORDS) and v else v) for k, v in config.items()}
 
 
 class Model(ABC):

@@ -40,7 +40,9 @@ def parse_judge_pairs(pairs: tuple[str, ...] | list[str], option: str = "--judge
         target, sep, value = pair.partition("=")
         judge, dot, key = target.partition(".")
         if not sep or not dot or not judge or not key:
-            raise UsageError(f"{option} expects JUDGE.KEY=VALUE, got {pair!r}.", f"Example: {option} detoxify.variant=unbiased")
+            raise UsageError(
+                f"{option} expects JUDGE.KEY=VALUE, got {pair!r}.", f"Example: {option} detoxify.variant=unbiased"
+            )
         result.setdefault(judge, {})[key] = parse_value(value)
     return result
 
@@ -85,7 +87,9 @@ class RunConfig:
         if need_model and not self.model:
             raise UsageError("No model given.", "Pass --model NAME (see `lam3 plugins`).")
         if need_model and not self.dataset:
-            raise UsageError("No dataset given.", "Pass --dataset NAME or --dataset FILE.jsonl|csv (try --dataset mini).")
+            raise UsageError(
+                "No dataset given.", "Pass --dataset NAME or --dataset FILE.jsonl|csv (try --dataset mini)."
+            )
         if need_judges and not self.judges:
             raise UsageError("No judge given.", "Pass at least one --judge NAME (try --judge refusal).")
         if len(set(self.judges)) != len(self.judges):
@@ -103,7 +107,8 @@ class RunConfig:
             if stray:
                 raise UsageError(
                     f"{option} given for {', '.join(stray)}, which is not a selected judge.",
-                    f"Add --judge {stray[0]}, or remove the {option}. Selected: {', '.join(sorted(selected)) or 'none'}.",
+                    f"Add --judge {stray[0]}, or remove the {option}. "
+                    f"Selected: {', '.join(sorted(selected)) or 'none'}.",
                 )
         stray = sorted(set(self.thresholds) - selected - {"ensemble"})
         if stray:

@@ -59,6 +59,11 @@ def arbitrate(verdict: EnsembleVerdict, arbiter: Verdict) -> EnsembleVerdict:
     if arbiter.error is not None:
         return verdict
     return EnsembleVerdict(
-        verdict.record_id, verdict.strategy, arbiter.score, arbiter.flagged,
-        {**verdict.votes, f"arbiter:{arbiter.judge}": arbiter.flagged}, verdict.disagreement, arbitrated=True,
+        verdict.record_id,
+        verdict.strategy,
+        arbiter.score,
+        arbiter.flagged,
+        {**verdict.votes, f"arbiter:{arbiter.judge}": arbiter.flagged},
+        verdict.disagreement,
+        arbitrated=True,
     )

@@ -29,7 +29,9 @@ class GenConfig:
                 f"got {self.min_new_tokens}."
             )
         if self.temperature <= 0:
-            raise UsageError(f"temperature must be > 0, got {self.temperature}.", "Use do_sample=false for greedy decoding.")
+            raise UsageError(
+                f"temperature must be > 0, got {self.temperature}.", "Use do_sample=false for greedy decoding."
+            )
         if not 0 < self.top_p <= 1:
             raise UsageError(f"top_p must be in (0, 1], got {self.top_p}.")
         if self.top_k < 0:

@@ -11,8 +11,14 @@ from typing import Any
 
 from lam3_core.errors import UsageError
 
-_DTYPES = {"float32": "float32", "fp32": "float32", "float16": "float16", "fp16": "float16",
-           "bfloat16": "bfloat16", "bf16": "bfloat16"}
+_DTYPES = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
 
 
 def hub_offline() -> bool:
@@ -76,16 +82,21 @@ def missing_weights_error(model_id: str, revision: str | None, cause: BaseExcept
     )
 
 
-def from_pretrained(loader: Any, model_id: str, *, revision: str | None = None,
-                    local_files_only: bool | None = None, **kwargs):
+def from_pretrained(
+    loader: Any, model_id: str, *, revision: str | None = None, local_files_only: bool | None = None, **kwargs
+):
     """``loader.from_pretrained`` with offline mode honoured and missing weights explained.
 
     ``local_files_only`` defaults to True for local directories and when HF_HUB_OFFLINE is set.
     """
     if local_files_only is None:
         local_files_only = hub_offline() or Path(model_id).is_dir()
-    if not Path(model_id).exists() and (model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").replace("/", "", 1)):
-        raise UsageError(f"Model path {model_id!r} does not exist.", "Pass path= an existing directory or a hub model id.")
+    if not Path(model_id).exists() and (
+        model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").replace("/", "", 1)
+    ):
+        raise UsageError(
+            f"Model path {model_id!r} does not exist.", "Pass path= an existing directory or a hub model id."
+        )
     try:
         return loader.from_pretrained(model_id, revision=revision, local_files_only=local_files_only, **kwargs)
     except OSError as exc:

@@ -53,7 +53,9 @@ class JudgeCache:
 
     def put_many(self, entries: dict[str, Score]) -> None:
         rows = [
-            (k, json.dumps(s.__dict__, default=str)) for k, s in entries.items() if s.error is None and s.score is not None
+            (k, json.dumps(s.__dict__, default=str))
+            for k, s in entries.items()
+            if s.error is None and s.score is not None
         ]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO scores (key, value) VALUES (?, ?)", rows)

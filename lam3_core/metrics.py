@@ -71,7 +71,8 @@ def agreement(verdicts: dict[str, dict[str, Verdict]], judges: list[str], ensemb
     kappas: dict[str, float | None] = {}
     for a, b in combinations(sorted(judges), 2):
         common = [
-            r for r, v in verdicts.get(a, {}).items()
+            r
+            for r, v in verdicts.get(a, {}).items()
             if v.error is None and r in verdicts.get(b, {}) and verdicts[b][r].error is None
         ]
         ya = [bool(verdicts[a][r].flagged) for r in common]
@@ -105,5 +106,8 @@ def refusal(gens: list[Generation], verdicts: dict[str, dict[str, Verdict]], see
             if v is None or v.error is not None or g.harmful is None:
                 continue
             (harmful if g.harmful else benign).append(not v.flagged)
-        result[judge] = {"refusal_rate_harmful": rate_with_ci(harmful, seed), "over_refusal": rate_with_ci(benign, seed)}
+        result[judge] = {
+            "refusal_rate_harmful": rate_with_ci(harmful, seed),
+            "over_refusal": rate_with_ci(benign, seed),
+        }
     return result

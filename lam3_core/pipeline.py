@@ -72,7 +72,9 @@ def load_samples(plugins: Plugins, cfg: RunConfig) -> list[Sample]:
     seen: set[str] = set()
     for sample in samples:
         if sample.id in seen:
-            raise UsageError(f"The dataset {cfg.dataset!r} has the sample id {sample.id!r} twice.", "Ids must be unique.")
+            raise UsageError(
+                f"The dataset {cfg.dataset!r} has the sample id {sample.id!r} twice.", "Ids must be unique."
+            )
         seen.add(sample.id)
         for image in sample.images:
             try:
@@ -273,8 +275,17 @@ def judge_records(stage: Stage, judges: dict[str, Judge], gens: list[Generation]
             judge_cfg = config_hash(judge.config())
             _check_same_config(stage, store, name, judge_cfg)
             todo = [g for g in gens if (g.record_id, name) not in store]
-            _component_meta(stage, "judge", name, {"judge_version": judge.version, "config": judge.config(),
-                                                   "config_hash": judge_cfg, "measures": judge.measures})
+            _component_meta(
+                stage,
+                "judge",
+                name,
+                {
+                    "judge_version": judge.version,
+                    "config": judge.config(),
+                    "config_hash": judge_cfg,
+                    "measures": judge.measures,
+                },
+            )
             if not todo:
                 continue
             log.info("judging %d records with %s", len(todo), name)
@@ -310,8 +321,13 @@ def _cached_scores(judge: Judge, name: str, judge_cfg: str, batch: list[Generati
     keys = [cache_key(name, judge, judge_cfg, g) for g in batch]
     hits = cache.get_many([k for k, g in zip(keys, batch) if not g.error])
     misses = [i for i, (k, g) in enumerate(zip(keys, batch)) if not g.error and k not in hits]
-    fresh = _score_items(judge, [JudgeItem(batch[i].request, batch[i].response, batch[i].images, batch[i].record_id)
-                                 for i in misses]) if misses else []
+    fresh = (
+        _score_items(
+            judge, [JudgeItem(batch[i].request, batch[i].response, batch[i].images, batch[i].record_id) for i in misses]
+        )
+        if misses
+        else []
+    )
     cache.put_many({keys[i]: s for i, s in zip(misses, fresh)})
     by_index = dict(zip(misses, fresh))
     results = []
@@ -329,8 +345,9 @@ def cache_key(name: str, judge: Judge, judge_cfg: str, g: Generation) -> str:
     return JudgeCache.key(name, judge.version, judge_cfg, g.request if judge.uses_request else None, g.response)
 
 
-def _verdict(g: Generation, name: str, judge: Judge, judge_cfg: str, threshold: float, s: Score, cached: bool,
-             role: str) -> Verdict:
+def _verdict(
+    g: Generation, name: str, judge: Judge, judge_cfg: str, threshold: float, s: Score, cached: bool, role: str
+) -> Verdict:
     return Verdict(
         record_id=g.record_id,
         judge=name,

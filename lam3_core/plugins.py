@@ -90,7 +90,8 @@ class Plugins:
                     distribution,
                     name,
                     f"implements unknown hook(s) {', '.join(unknown)} "
-                    f"(lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; check the names against lam3_core.hookspecs)",
+                    f"(lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; "
+                    "check the names against lam3_core.hookspecs)",
                 )
             )
             return False
@@ -112,7 +113,11 @@ class Plugins:
                     raise
                 except Exception as exc:
                     self.failures.append(
-                        LoadFailure(dist.name, impl.plugin_name, f"{REGISTRATION_HOOKS[kind]} raised {type(exc).__name__}: {exc}")
+                        LoadFailure(
+                            dist.name,
+                            impl.plugin_name,
+                            f"{REGISTRATION_HOOKS[kind]} raised {type(exc).__name__}: {exc}",
+                        )
                     )
 
     def get(self, kind: str, name: str) -> Component:
@@ -156,7 +161,9 @@ def load_plugins(extra: Sequence[tuple[str, object]] = ()) -> Plugins:
         version = ep.dist.version if ep.dist else "unknown"
         is_core = _normalise(dist_name) == CORE_DISTRIBUTION
         seen.update({_normalise(dist_name), _normalise(ep.name)})
-        if not is_core and (not autoload or (allow is not None and not ({_normalise(dist_name), _normalise(ep.name)} & allow))):
+        if not is_core and (
+            not autoload or (allow is not None and not ({_normalise(dist_name), _normalise(ep.name)} & allow))
+        ):
             continue
         if ep.name in plugins.pm.list_name_plugin() or plugins.pm.is_blocked(ep.name):
             continue

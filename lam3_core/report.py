@@ -29,23 +29,34 @@ def render(summary: dict) -> str:
         if summary[key]:
             lines += ["", f"## ASR {title}", ""]
             lines += [f"- {name}: {_rate(r)}" for name, r in summary[key].items()]
-    lines += ["", "## Judges", "", "| judge | measures | flag rate | mean score | n | errors |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Judges",
+        "",
+        "| judge | measures | flag rate | mean score | n | errors |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, s in summary["judges"].items():
         role = " (arbiter)" if s["role"] == "arbiter" else ""
-        lines.append(
-            f"| {name}{role} | {s['measures']} | {_fmt(s['flag_rate'])} | {_fmt(s['mean_score'])} | {s['n']} | {s['errors']} |"
-        )
+        cells = [f"{name}{role}", s["measures"], _fmt(s["flag_rate"]), _fmt(s["mean_score"]), s["n"], s["errors"]]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if summary["by_measure"]:
         lines += ["", "## Side by side (flag rate by what the judge measures)", ""]
         for measure, judges in summary["by_measure"].items():
             lines.append(f"- {measure}: " + ", ".join(f"{j} {_fmt(r)}" for j, r in judges.items()))
     agr = summary["agreement"]
-    lines += ["", "## Agreement", "", f"- items in disagreement: {_fmt(agr['disagreement_rate'])} "
-              f"(arbitrated: {agr['arbitrated']})"]
+    lines += [
+        "",
+        "## Agreement",
+        "",
+        f"- items in disagreement: {_fmt(agr['disagreement_rate'])} (arbitrated: {agr['arbitrated']})",
+    ]
     lines += [f"- Cohen's kappa {pair}: {_fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
     if summary.get("refusal"):
         lines += ["", "## Refusal", ""]
         for judge, r in summary["refusal"].items():
-            lines.append(f"- {judge}: refusal rate on harmful {_rate(r['refusal_rate_harmful'])}; "
-                         f"over-refusal on benign {_rate(r['over_refusal'])}")
+            lines.append(
+                f"- {judge}: refusal rate on harmful {_rate(r['refusal_rate_harmful'])}; "
+                f"over-refusal on benign {_rate(r['over_refusal'])}"
+            )
     return "\n".join(lines) + "\n"

@@ -50,7 +50,9 @@ def needs_arbiter(gens: list[Generation], table: dict[str, dict[str, Verdict]], 
     return [g for g in gens if ensemble[g.record_id].disagreement]
 
 
-def build_summary(gens: list[Generation], verdicts: list[Verdict], cfg: RunConfig) -> tuple[dict, dict[str, EnsembleVerdict]]:
+def build_summary(
+    gens: list[Generation], verdicts: list[Verdict], cfg: RunConfig
+) -> tuple[dict, dict[str, EnsembleVerdict]]:
     ids = {g.record_id for g in gens}
     table = by_judge(rethreshold(verdicts, cfg.thresholds), ids)
     selected = {j: table.get(j, {}) for j in [*cfg.judges, *([cfg.arbiter] if cfg.arbiter else [])]}

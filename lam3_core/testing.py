@@ -53,7 +53,8 @@ class FakeJudge(Judge):
     def score(self, items):
         self.seen.extend(i.response for i in items)
         return [
-            Score.failed("fake failure") if self.fail_on and self.fail_on in i.response
+            Score.failed("fake failure")
+            if self.fail_on and self.fail_on in i.response
             else Score(float(any(k in i.response.lower() for k in self.keywords)))
             for i in items
         ]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 
 _MARKERS = re.compile(
-    r"<\|[^<>|\n]{1,40}\|>"              # <|eot_id|>, <|start_header_id|>, <|im_end|>, ...
-    r"|\[/?INST\]|<</?SYS>>"             # Llama-2 style
-    r"|</?s>|<unk>|<pad>"                # sentencepiece specials
-    r"|<(?:BEGIN|END) [A-Z ]{3,40}>"     # Llama Guard section markers
+    r"<\|[^<>|\n]{1,40}\|>"  # <|eot_id|>, <|start_header_id|>, <|im_end|>, ...
+    r"|\[/?INST\]|<</?SYS>>"  # Llama-2 style
+    r"|</?s>|<unk>|<pad>"  # sentencepiece specials
+    r"|<(?:BEGIN|END) [A-Z ]{3,40}>"  # Llama Guard section markers
     r"|<end_of_utterance>|<fake_token_around_image>|<image>|<\|?image\|?>"
     r"|<(?:start|end)_of_turn>",
     re.IGNORECASE,

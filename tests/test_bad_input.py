@@ -10,7 +10,9 @@ import pytest
 @pytest.fixture
 def finished_run(lam3_run, tmp_path):
     out = tmp_path / "run"
-    result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4", "--out", out)
+    result = lam3_run(
+        "eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4", "--out", out
+    )
     assert result.exit_code == 0
     return out
 
@@ -27,7 +29,9 @@ def _fails(result, *needles):
 
 
 def test_unknown_model_suggests_the_closest_name(lam3_run):
-    _fails(lam3_run("eval", "--model", "ecko", "--judge", "refusal", "--dataset", "mini"), "Unknown model 'ecko'", "echo")
+    _fails(
+        lam3_run("eval", "--model", "ecko", "--judge", "refusal", "--dataset", "mini"), "Unknown model 'ecko'", "echo"
+    )
 
 
 def test_unknown_judge_and_dataset(lam3_run):
@@ -36,8 +40,11 @@ def test_unknown_judge_and_dataset(lam3_run):
 
 
 def test_missing_dataset_file(lam3_run, tmp_path):
-    _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", tmp_path / "nope.jsonl"),
-           "File not found", "nope.jsonl")
+    _fails(
+        lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", tmp_path / "nope.jsonl"),
+        "File not found",
+        "nope.jsonl",
+    )
 
 
 def test_malformed_jsonl_line_names_file_and_line(lam3_run, tmp_path):
@@ -65,22 +72,34 @@ def test_missing_and_unreadable_images(lam3_run, tmp_path):
 
 
 def test_judge_arg_for_a_judge_not_selected(lam3_run):
-    _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--judge-arg", "detoxify.variant=x"),
-           "--judge-arg given for detoxify", "--judge detoxify")
+    _fails(
+        lam3_run(
+            "eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--judge-arg", "detoxify.variant=x"
+        ),
+        "--judge-arg given for detoxify",
+        "--judge detoxify",
+    )
 
 
 def test_malformed_key_value_options(lam3_run):
-    _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--model-arg", "novalue"),
-           "--model-arg expects KEY=VALUE")
-    _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--gen", "max_tokens=3"),
-           "Unknown generation setting", "max_new_tokens")
+    _fails(
+        lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--model-arg", "novalue"),
+        "--model-arg expects KEY=VALUE",
+    )
+    _fails(
+        lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--gen", "max_tokens=3"),
+        "Unknown generation setting",
+        "max_new_tokens",
+    )
 
 
 def test_unwritable_out(lam3_run, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--out", blocker / "run"),
-           "Cannot write to the output directory")
+    _fails(
+        lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--out", blocker / "run"),
+        "Cannot write to the output directory",
+    )
 
 
 def test_bad_commands_leave_a_finished_run_untouched(lam3_run, finished_run, tmp_path):
@@ -90,10 +109,45 @@ def test_bad_commands_leave_a_finished_run_untouched(lam3_run, finished_run, tmp
     for args in (
         ["eval", "--model", "echo", "--judge", "nope", "--dataset", "mini", "--limit", "4"],
         ["eval", "--model", "echo", "--judge", "refusal", "--dataset", data],
-        ["eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4", "--gen", "max_new_tokens=3"],
-        ["eval", "--model", "echo", "--model-arg", "prefix=x", "--judge", "refusal", "--dataset", "mini", "--limit", "4"],
-        ["eval", "--model", "echo", "--judge", "refusal", "--judge-arg", "refusal.mode=gcg", "--dataset", "mini",
-         "--limit", "4"],
+        [
+            "eval",
+            "--model",
+            "echo",
+            "--judge",
+            "refusal",
+            "--dataset",
+            "mini",
+            "--limit",
+            "4",
+            "--gen",
+            "max_new_tokens=3",
+        ],
+        [
+            "eval",
+            "--model",
+            "echo",
+            "--model-arg",
+            "prefix=x",
+            "--judge",
+            "refusal",
+            "--dataset",
+            "mini",
+            "--limit",
+            "4",
+        ],
+        [
+            "eval",
+            "--model",
+            "echo",
+            "--judge",
+            "refusal",
+            "--judge-arg",
+            "refusal.mode=gcg",
+            "--dataset",
+            "mini",
+            "--limit",
+            "4",
+        ],
         ["report", finished_run, "--judge", "profanity"],
     ):
         result = lam3_run(*args, "--out", finished_run) if args[0] == "eval" else lam3_run(*args)
@@ -109,8 +163,9 @@ def test_a_second_process_on_the_same_out_is_refused(lam3_run, finished_run):
 
     with open(finished_run / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4",
-                          "--out", finished_run)
+        result = lam3_run(
+            "eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4", "--out", finished_run
+        )
     _fails(result, "Another lam3 process is writing to")
 
 
@@ -118,8 +173,9 @@ def test_torn_and_corrupt_lines_in_a_run_directory(lam3_run, finished_run):
     gens = finished_run / "generations.jsonl"
     lines = gens.read_text().splitlines(keepends=True)
     gens.write_text("".join(lines[:-1]) + lines[-1][:15])
-    resumed = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4",
-                       "--out", finished_run)
+    resumed = lam3_run(
+        "eval", "--model", "echo", "--judge", "refusal", "--dataset", "mini", "--limit", "4", "--out", finished_run
+    )
     assert resumed.exit_code == 0 and len(resumed.generations) == 4
     assert len({g["record_id"] for g in resumed.generations}) == 4
     gens.write_text("garbage\n" + gens.read_text())

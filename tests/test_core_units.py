@@ -13,17 +13,28 @@ from lam3_core.store import JsonlAppender, read_jsonl
 
 
 def test_values_are_parsed_like_json_else_strings():
-    assert [parse_value(v) for v in ["3", "0.5", "true", "null", "[1, 2]", "a/b.ckpt", "no"]] == \
-        [3, 0.5, True, None, [1, 2], "a/b.ckpt", "no"]
+    assert [parse_value(v) for v in ["3", "0.5", "true", "null", "[1, 2]", "a/b.ckpt", "no"]] == [
+        3,
+        0.5,
+        True,
+        None,
+        [1, 2],
+        "a/b.ckpt",
+        "no",
+    ]
     assert parse_pairs(["a=1", "b=x=y"], "--model-arg") == {"a": 1, "b": "x=y"}
-    assert parse_judge_pairs(["llamaguard.version=3", "llamaguard.mode=prompt"]) == {"llamaguard": {"version": 3, "mode": "prompt"}}
+    assert parse_judge_pairs(["llamaguard.version=3", "llamaguard.mode=prompt"]) == {
+        "llamaguard": {"version": 3, "mode": "prompt"}
+    }
     with pytest.raises(UsageError, match="JUDGE.KEY=VALUE"):
         parse_judge_pairs(["version=3"])
 
 
 def test_command_line_overrides_file_and_merges_dicts():
-    cfg = resolve({"judges": ["a"], "judge_args": {"a": {"x": 1, "y": 2}}, "limit": 5},
-                  {"judge_args": {"a": {"y": 3}}, "limit": 2, "judges": ("a", "b")})
+    cfg = resolve(
+        {"judges": ["a"], "judge_args": {"a": {"x": 1, "y": 2}}, "limit": 5},
+        {"judge_args": {"a": {"y": 3}}, "limit": 2, "judges": ("a", "b")},
+    )
     assert cfg.judges == ["a", "b"] and cfg.judge_args == {"a": {"x": 1, "y": 3}} and cfg.limit == 2
 
 
@@ -39,8 +50,12 @@ def test_genconfig_validates_and_rejects_unknown_keys():
 
 def test_secrets_are_redacted():
     assert redact({"api_key": "sk-1", "model": "m", "token": ""}) == {"api_key": "***", "model": "m", "token": ""}
-    assert redact_argv(["--judge-arg", "openai_moderation.api_key=sk-1", "--model-arg", "path=x"]) == \
-        ["--judge-arg", "openai_moderation.api_key=***", "--model-arg", "path=x"]
+    assert redact_argv(["--judge-arg", "openai_moderation.api_key=sk-1", "--model-arg", "path=x"]) == [
+        "--judge-arg",
+        "openai_moderation.api_key=***",
+        "--model-arg",
+        "path=x",
+    ]
 
 
 class FakeOOM(RuntimeError):

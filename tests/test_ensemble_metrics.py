@@ -20,8 +20,7 @@ SCORES = {"a": 0.9, "b": 0.6, "c": 0.1}
 
 @pytest.mark.parametrize(
     ("strategy", "score", "flagged"),
-    [("any", 0.9, True), ("all", 0.1, False), ("majority", 2 / 3, True), ("mean", 1.6 / 3, True),
-     ("max", 0.9, True)],
+    [("any", 0.9, True), ("all", 0.1, False), ("majority", 2 / 3, True), ("mean", 1.6 / 3, True), ("max", 0.9, True)],
 )
 def test_strategies(strategy, score, flagged):
     e = combine("r", {j: _v(j, s) for j, s in SCORES.items()}, strategy)
@@ -55,10 +54,28 @@ def test_arbiter_runs_only_on_disagreed_items(lam3_run):
         arbiters.append(FakeJudge(keywords=["bomb"]))
         return arbiters[-1]
 
-    plugin = ("p", plugin_providing(judges={"sure_judge": lambda: FakeJudge(["sure"]), "arb": arbiter,
-                                            "how_judge": lambda: FakeJudge(["how"])}))
-    result = lam3_run("eval", "--model", "echo", "--model-arg", "prefix=Sure. ", "--judge", "sure_judge",
-                      "--judge", "how_judge", "--arbiter", "arb", "--dataset", "mini", plugins=[plugin])
+    plugin = (
+        "p",
+        plugin_providing(
+            judges={"sure_judge": lambda: FakeJudge(["sure"]), "arb": arbiter, "how_judge": lambda: FakeJudge(["how"])}
+        ),
+    )
+    result = lam3_run(
+        "eval",
+        "--model",
+        "echo",
+        "--model-arg",
+        "prefix=Sure. ",
+        "--judge",
+        "sure_judge",
+        "--judge",
+        "how_judge",
+        "--arbiter",
+        "arb",
+        "--dataset",
+        "mini",
+        plugins=[plugin],
+    )
     assert result.exit_code == 0, result.output
     disputed = [g for g in result.generations if "how" not in g["response"].lower()]
     assert disputed and len(arbiters[0].seen) == len(disputed) < len(result.generations)
@@ -80,8 +97,10 @@ def _gen(rid, harmful, attack="none", category="c"):
 
 def test_asr_counts_only_harmful_samples_by_attack_and_category():
     gens = [_gen("1", True), _gen("2", True, "x", "d"), _gen("3", False), _gen("4", True)]
-    ens = {g.record_id: combine(g.record_id, {"a": _v("a", s, record=g.record_id)}, "any")
-           for g, s in zip(gens, [0.9, 0.9, 0.9, 0.1])}
+    ens = {
+        g.record_id: combine(g.record_id, {"a": _v("a", s, record=g.record_id)}, "any")
+        for g, s in zip(gens, [0.9, 0.9, 0.9, 0.1])
+    }
     result = attack_success(gens, ens)
     assert result["asr"]["value"] == pytest.approx(2 / 3) and result["asr"]["n"] == 3
     assert result["by_attack"]["x"]["value"] == 1.0 and result["by_category"]["c"]["n"] == 2
@@ -106,8 +125,12 @@ def test_kappa_matches_sklearn_and_is_null_when_undefined():
 
 def test_refusal_and_over_refusal():
     gens = [_gen("1", True), _gen("2", True), _gen("3", False), _gen("4", False)]
-    table = {"refusal": {g.record_id: _v("refusal", s, measures="refusal", record=g.record_id)
-                         for g, s in zip(gens, [0.0, 1.0, 0.0, 1.0])}}
+    table = {
+        "refusal": {
+            g.record_id: _v("refusal", s, measures="refusal", record=g.record_id)
+            for g, s in zip(gens, [0.0, 1.0, 0.0, 1.0])
+        }
+    }
     result = refusal(gens, table)["refusal"]
     assert result["refusal_rate_harmful"]["value"] == 0.5 and result["over_refusal"]["value"] == 0.5
     assert refusal(gens, {"x": {}}) is None

@@ -31,10 +31,16 @@ class Counting:
         return factory
 
     def plugin(self):
-        return ("counting", plugin_providing(
-            models={"counted": self.model},
-            judges={"kw_sure": self.judge("kw_sure", ["sure"]), "kw_answer": self.judge("kw_answer", ["answer", "sorry"])},
-        ))
+        return (
+            "counting",
+            plugin_providing(
+                models={"counted": self.model},
+                judges={
+                    "kw_sure": self.judge("kw_sure", ["sure"]),
+                    "kw_answer": self.judge("kw_answer", ["answer", "sorry"]),
+                },
+            ),
+        )
 
 
 def _lines(path):
@@ -79,20 +85,45 @@ def test_adding_a_judge_scores_with_that_judge_only(lam3_run, tmp_path):
 def test_judge_cache_serves_a_second_run_without_scoring(lam3_run, tmp_path):
     counting = Counting()
     for name in ("a", "b"):
-        args = ["eval", "--model", "counted", "--dataset", "mini", "--limit", "4", "--judge", "kw_sure",
-                "--out", tmp_path / name]
+        args = [
+            "eval",
+            "--model",
+            "counted",
+            "--dataset",
+            "mini",
+            "--limit",
+            "4",
+            "--judge",
+            "kw_sure",
+            "--out",
+            tmp_path / name,
+        ]
         result = lam3_run(*args, plugins=[counting.plugin()])
     assert len(counting.judges["kw_sure"][0].seen) == 4 and counting.judges["kw_sure"][1].seen == []
     assert all(v["cached"] for v in result.verdicts)
-    no_cache = lam3_run("eval", "--model", "counted", "--dataset", "mini", "--limit", "4", "--judge", "kw_sure",
-                        "--no-judge-cache", "--out", tmp_path / "c", plugins=[counting.plugin()])
+    no_cache = lam3_run(
+        "eval",
+        "--model",
+        "counted",
+        "--dataset",
+        "mini",
+        "--limit",
+        "4",
+        "--judge",
+        "kw_sure",
+        "--no-judge-cache",
+        "--out",
+        tmp_path / "c",
+        plugins=[counting.plugin()],
+    )
     assert not any(v["cached"] for v in no_cache.verdicts) and len(counting.judges["kw_sure"][2].seen) == 4
 
 
 def test_a_judge_error_is_recorded_per_item_and_counted(lam3_run, tmp_path):
     plugin = ("p", plugin_providing(judges={"flaky": lambda: FakeJudge(fail_on="bomb")}))
-    result = lam3_run("eval", "--model", "echo", "--judge", "flaky", "--judge", "refusal", "--dataset", "mini",
-                      plugins=[plugin])
+    result = lam3_run(
+        "eval", "--model", "echo", "--judge", "flaky", "--judge", "refusal", "--dataset", "mini", plugins=[plugin]
+    )
     assert result.exit_code == 0
     errors = [v for v in result.verdicts if v["error"]]
     assert errors and all(v["judge"] == "flaky" and v["score"] is None and v["flagged"] is None for v in errors)
@@ -107,9 +138,19 @@ def test_a_model_error_on_one_sample_keeps_the_others(lam3_run, tmp_path):
             return super().generate(samples, gen_config)
 
     data = tmp_path / "d.jsonl"
-    data.write_text("\n".join(json.dumps({"id": str(i), "prompt": p}) for i, p in enumerate(["bake bread", "hi", "yo"])))
-    result = lam3_run("eval", "--model", "picky", "--judge", "refusal", "--dataset", data,
-                      plugins=[("p", plugin_providing(models={"picky": PickyModel}))])
+    data.write_text(
+        "\n".join(json.dumps({"id": str(i), "prompt": p}) for i, p in enumerate(["bake bread", "hi", "yo"]))
+    )
+    result = lam3_run(
+        "eval",
+        "--model",
+        "picky",
+        "--judge",
+        "refusal",
+        "--dataset",
+        data,
+        plugins=[("p", plugin_providing(models={"picky": PickyModel}))],
+    )
     assert result.exit_code == 0, result.output
     by_id = {g["sample_id"]: g for g in result.generations}
     assert by_id["0"]["error"] == "RuntimeError: cannot draw bread" and not by_id["1"]["error"]
@@ -119,8 +160,23 @@ def test_a_model_error_on_one_sample_keeps_the_others(lam3_run, tmp_path):
 
 @pytest.mark.parametrize("strategy", ["any", "all", "majority", "mean", "weighted", "max"])
 def test_every_strategy_runs_end_to_end(lam3_run, strategy):
-    result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--judge", "profanity", "--dataset", "mini",
-                      "--limit", "8", "--ensemble", strategy, "--judge-weight", "refusal=2")
+    result = lam3_run(
+        "eval",
+        "--model",
+        "echo",
+        "--judge",
+        "refusal",
+        "--judge",
+        "profanity",
+        "--dataset",
+        "mini",
+        "--limit",
+        "8",
+        "--ensemble",
+        strategy,
+        "--judge-weight",
+        "refusal=2",
+    )
     assert result.exit_code == 0, result.output
     assert result.summary["ensemble"]["strategy"] == strategy
     assert 0.0 <= result.summary["asr"]["value"] <= 1.0

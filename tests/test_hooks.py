@@ -61,12 +61,23 @@ class Registering:
 
     @hookimpl
     def lam3_register_datasets(self, registry):
-        registry.add("two", lambda: [Sample("a", "hello", harmful=True), Sample("b", "bye", harmful=False)], "Two samples.")
+        registry.add(
+            "two", lambda: [Sample("a", "hello", harmful=True), Sample("b", "bye", harmful=False)], "Two samples."
+        )
 
 
 def _eval(lam3_run, *extra, plugins=()):
-    return lam3_run("eval", "--model", "fake", "--judge", "fake_judge", "--dataset", "two", *extra,
-                    plugins=[("registering", Registering()), *plugins])
+    return lam3_run(
+        "eval",
+        "--model",
+        "fake",
+        "--judge",
+        "fake_judge",
+        "--dataset",
+        "two",
+        *extra,
+        plugins=[("registering", Registering()), *plugins],
+    )
 
 
 def test_hook_lam3_register_models(lam3_run):

@@ -59,8 +59,21 @@ def test_sigkill_at_several_points_then_resume(tmp_path):
     runner = tmp_path / "runner.py"
     runner.write_text(textwrap.dedent(RUNNER.format(root=str(tmp_path))))
     out = tmp_path / "run"
-    args = [sys.executable, str(runner), "eval", "--model", "slow", "--dataset", "mini", "--limit", str(N_SAMPLES),
-            "--batch-size", "2", "--out", str(out)]
+    args = [
+        sys.executable,
+        str(runner),
+        "eval",
+        "--model",
+        "slow",
+        "--dataset",
+        "mini",
+        "--limit",
+        str(N_SAMPLES),
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+    ]
     for attack in ATTACKS:
         args += ["--attack", attack]
     for judge in JUDGES:

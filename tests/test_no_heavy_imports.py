@@ -24,10 +24,13 @@ def test_cli_stays_light(argv):
 def test_plugins_json_lists_distributions_versions_and_provides():
     import json
 
-    out = subprocess.run([sys.executable, "-m", "lam3_core", "plugins", "--json"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "lam3_core", "plugins", "--json"], capture_output=True, text=True, timeout=60
+    )
     rows = json.loads(out.stdout)
     core = next(r for r in rows if r["distribution"] == "lam3")
     assert core["version"] == "0.1.0"
-    assert {"kind": "model", "name": "echo", "description": "Answers with the prompt text (pipeline checks)."} in core["provides"]
+    assert {"kind": "model", "name": "echo", "description": "Answers with the prompt text (pipeline checks)."} in core[
+        "provides"
+    ]
     assert all(set(r) >= {"distribution", "version", "provides"} for r in rows)

@@ -7,7 +7,8 @@ from lam3_core.hookspecs import hookimpl
 def lam3_register_models(registry):
     registry.add("echo", "lam3_core.builtin.echo:EchoModel", "Answers with the prompt text (pipeline checks).")
     registry.add(
-        "replay", "lam3_core.builtin.replay:ReplayModel",
+        "replay",
+        "lam3_core.builtin.replay:ReplayModel",
         "Serves pre-generated answers from a JSONL or CSV file keyed by sample id (path=FILE).",
     )
 
@@ -15,7 +16,8 @@ def lam3_register_models(registry):
 @hookimpl
 def lam3_register_judges(registry):
     registry.add(
-        "refusal", "lam3_core.builtin.refusal:RefusalJudge",
+        "refusal",
+        "lam3_core.builtin.refusal:RefusalJudge",
         "Refusal-phrase matching (GCG/AdvBench); score 1 = the response does not refuse.",
     )
 
@@ -23,20 +25,25 @@ def lam3_register_judges(registry):
 @hookimpl
 def lam3_register_datasets(registry):
     registry.add(
-        "mini", "lam3_core.builtin.mini:load_mini",
+        "mini",
+        "lam3_core.builtin.mini:load_mini",
         "Built-in offline set of harmful and benign requests across categories, each with a generated image.",
     )
-    registry.add("file", "lam3_core.builtin.files:load_file", "Samples from a JSONL or CSV file (path=FILE, prompt=COLUMN, ...).")
+    registry.add(
+        "file", "lam3_core.builtin.files:load_file", "Samples from a JSONL or CSV file (path=FILE, prompt=COLUMN, ...)."
+    )
 
 
 @hookimpl
 def lam3_register_attacks(registry):
     registry.add("none", "lam3_core.builtin.attacks:NoAttack", "Baseline: the sample unchanged.")
     registry.add(
-        "prefix_injection", "lam3_core.builtin.attacks:PrefixInjection",
+        "prefix_injection",
+        "lam3_core.builtin.attacks:PrefixInjection",
         "Asks the model to start its answer with an affirmative prefix (Wei et al. 2023).",
     )
     registry.add(
-        "refusal_suppression", "lam3_core.builtin.attacks:RefusalSuppression",
+        "refusal_suppression",
+        "lam3_core.builtin.attacks:RefusalSuppression",
         "Forbids the usual refusal phrasing in the answer (Wei et al. 2023).",
     )

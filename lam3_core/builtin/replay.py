@@ -43,4 +43,9 @@ class ReplayModel(Model):
         ]
 
     def info(self):
-        return {"path": str(self.path), "answers": len(self.answers), "id_field": self.id_field, "text_field": self.text_field}
+        return {
+            "path": str(self.path),
+            "answers": len(self.answers),
+            "id_field": self.id_field,
+            "text_field": self.text_field,
+        }
