@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 from pathlib import Path
 
+from lam3_core.cachedir import cache_dir
 from lam3_core.records import Score
 
 
 def default_cache_path() -> Path:
     """``$LAM3_CACHE_DIR/judge-cache.sqlite``, else ``~/.cache/lam3/judge-cache.sqlite``."""
-    base = os.environ.get("LAM3_CACHE_DIR") or Path.home() / ".cache" / "lam3"
-    return Path(base) / "judge-cache.sqlite"
+    return cache_dir() / "judge-cache.sqlite"
 
 
 def config_hash(config: dict) -> str:

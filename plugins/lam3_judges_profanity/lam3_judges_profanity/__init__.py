@@ -1,0 +1,1 @@
+"""lam3 judge plugin: alt-profanity-check's offline profanity classifier."""
