@@ -77,6 +77,12 @@ judge_options = _options(
     click.option("--judge", "judges", multiple=True, help="Judge plugin name (repeatable)."),
     click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for one judge (repeatable)."),
     click.option("--ensemble", type=click.Choice(STRATEGIES), help="How judges are combined [majority]."),
+    click.option(
+        "--ensemble-judge",
+        "ensemble_judges",
+        multiple=True,
+        help="Judge that forms the ensemble (repeatable) [all but social-toxicity judges].",
+    ),
     click.option("--judge-weight", multiple=True, metavar="JUDGE=W", help="Weight for --ensemble weighted."),
     click.option(
         "--threshold", multiple=True, metavar="JUDGE=T", help="Flag threshold per judge (or ensemble=T) [0.5]."
@@ -102,6 +108,7 @@ def _cli_values(kw: dict) -> dict:
         "judges": kw.get("judges", ()),
         "judge_args": parse_judge_pairs(kw.get("judge_arg", ())),
         "ensemble": kw.get("ensemble"),
+        "ensemble_judges": kw.get("ensemble_judges", ()),
         "judge_weights": parse_pairs(kw.get("judge_weight", ()), "--judge-weight"),
         "thresholds": parse_pairs(kw.get("threshold", ()), "--threshold"),
         "arbiter": kw.get("arbiter"),
@@ -174,13 +181,14 @@ def _generation_body(stage, samples, model_component, judges):
 
 def _judge_and_aggregate(stage, judges, gens):
     from lam3_core import pipeline
-    from lam3_core.summary import by_judge, needs_arbiter
+    from lam3_core.summary import by_judge, ensemble_members, needs_arbiter
 
     cfg = stage.cfg
     pipeline.judge_records(stage, {n: j for n, j in judges.items() if n in cfg.judges}, gens)
     if cfg.arbiter:
         table = by_judge(pipeline.read_verdicts(stage.rundir), {g.record_id for g in gens})
-        disputed = needs_arbiter(gens, table, cfg)
+        members = ensemble_members(cfg, {n: j.measures for n, j in judges.items()})
+        disputed = needs_arbiter(gens, table, cfg, members)
         pipeline.judge_records(stage, {cfg.arbiter: judges[cfg.arbiter]}, disputed, role="arbiter")
     return _aggregate(stage.rundir, cfg, gens)
 
@@ -288,7 +296,7 @@ def judge_command(source, **kw):
     if src_dir is not None and not (src_dir / FILES["generations"]).exists():
         raise UsageError(f"{src_dir} has no {FILES['generations']}.", "Run `lam3 generate ... --out DIR` first.")
     base = RunDir(src_dir, create=False).read_meta().get("config", {}) if src_dir else {}
-    base = {k: v for k, v in base.items() if k not in ("judges", "judge_args", "arbiter", "out")}
+    base = {k: v for k, v in base.items() if k not in ("judges", "judge_args", "ensemble_judges", "arbiter", "out")}
     cfg = _resolve(kw, base)
     if not cfg.out:
         if src_dir is None:

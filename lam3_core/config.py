@@ -57,6 +57,7 @@ class RunConfig:
     dataset_args: dict = field(default_factory=dict)
     attacks: list[str] = field(default_factory=list)
     ensemble: str = "majority"
+    ensemble_judges: list[str] = field(default_factory=list)
     judge_weights: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     arbiter: str | None = None
@@ -100,6 +101,12 @@ class RunConfig:
             raise UsageError(
                 f"The arbiter {self.arbiter!r} is also one of the ensemble judges.",
                 "Pick an arbiter that is not passed with --judge.",
+            )
+        stray = sorted(set(self.ensemble_judges) - set(self.judges))
+        if stray:
+            raise UsageError(
+                f"--ensemble-judge {stray[0]} is not one of the selected judges.",
+                f"Add --judge {stray[0]}, or choose among: {', '.join(self.judges)}.",
             )
         selected = set(self.judges) | ({self.arbiter} if self.arbiter else set())
         for option, names in (("--judge-arg", self.judge_args), ("--judge-weight", self.judge_weights)):

@@ -22,6 +22,7 @@ def render(summary: dict) -> str:
         f"{summary['generation_errors']}",
         f"- ensemble: {ens['strategy']} of {', '.join(ens['judges'])}"
         + (f", arbiter {ens['arbiter']}" if ens["arbiter"] else "")
+        + (f"; side by side: {', '.join(ens['side_by_side'])}" if ens["side_by_side"] else "")
         + f"; ensemble errors: {ens['errors']}",
         f"- attack success rate (harmful samples): {_rate(summary['asr'])}",
     ]

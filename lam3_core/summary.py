@@ -9,6 +9,8 @@ from lam3_core.ensemble import arbitrate, combine
 from lam3_core.metrics import agreement, attack_success, judge_stats, refusal
 from lam3_core.records import EnsembleVerdict, Generation, Verdict
 
+SOCIAL_TOXICITY = "social_toxicity"
+
 
 def rethreshold(verdicts: list[Verdict], thresholds: dict[str, float]) -> list[Verdict]:
     """Apply the current --threshold values (a rerun or `lam3 report` may change them)."""
@@ -28,14 +30,28 @@ def by_judge(verdicts: list[Verdict], record_ids: set[str]) -> dict[str, dict[st
     return dict(table)
 
 
+def ensemble_members(cfg: RunConfig, measures: dict[str, str | None]) -> list[str]:
+    """The judges that form the ensemble (and so the ASR): ``--ensemble-judge`` when given, else the
+    selected judges that measure attack success (all but social-toxicity judges, which are
+    reported side by side instead of being blended by accident), else all selected judges."""
+    if cfg.ensemble_judges:
+        return list(cfg.ensemble_judges)
+    success = [j for j in cfg.judges if measures.get(j) != SOCIAL_TOXICITY]
+    return success or list(cfg.judges)
+
+
 def ensemble_verdicts(
-    gens: list[Generation], table: dict[str, dict[str, Verdict]], cfg: RunConfig, use_arbiter: bool = True
+    gens: list[Generation],
+    table: dict[str, dict[str, Verdict]],
+    cfg: RunConfig,
+    members: list[str],
+    use_arbiter: bool = True,
 ) -> dict[str, EnsembleVerdict]:
-    """The ensemble verdict of every generation over the selected judges, arbitrated where needed."""
+    """The ensemble verdict of every generation over ``members``, arbitrated where needed."""
     threshold = float(cfg.thresholds.get("ensemble", 0.5))
     result = {}
     for g in gens:
-        votes = {j: table[j][g.record_id] for j in cfg.judges if g.record_id in table.get(j, {})}
+        votes = {j: table[j][g.record_id] for j in members if g.record_id in table.get(j, {})}
         verdict = combine(g.record_id, votes, cfg.ensemble, cfg.judge_weights, threshold)
         arbiter = table.get(cfg.arbiter or "", {}).get(g.record_id) if use_arbiter else None
         if verdict.disagreement and arbiter is not None:
@@ -44,9 +60,11 @@ def ensemble_verdicts(
     return result
 
 
-def needs_arbiter(gens: list[Generation], table: dict[str, dict[str, Verdict]], cfg: RunConfig) -> list[Generation]:
-    """The generations on which the selected judges disagree (only these go to the arbiter)."""
-    ensemble = ensemble_verdicts(gens, table, cfg, use_arbiter=False)
+def needs_arbiter(
+    gens: list[Generation], table: dict[str, dict[str, Verdict]], cfg: RunConfig, members: list[str]
+) -> list[Generation]:
+    """The generations on which the ensemble's judges disagree (only these go to the arbiter)."""
+    ensemble = ensemble_verdicts(gens, table, cfg, members, use_arbiter=False)
     return [g for g in gens if ensemble[g.record_id].disagreement]
 
 
@@ -56,7 +74,9 @@ def build_summary(
     ids = {g.record_id for g in gens}
     table = by_judge(rethreshold(verdicts, cfg.thresholds), ids)
     selected = {j: table.get(j, {}) for j in [*cfg.judges, *([cfg.arbiter] if cfg.arbiter else [])]}
-    ensemble = ensemble_verdicts(gens, table, cfg)
+    measures = {j: next(iter(vs.values())).measures for j, vs in table.items() if vs}
+    members = ensemble_members(cfg, measures)
+    ensemble = ensemble_verdicts(gens, table, cfg, members)
     stats = judge_stats(selected)
     by_measure: dict[str, dict[str, float | None]] = defaultdict(dict)
     for name, s in stats.items():
@@ -69,7 +89,8 @@ def build_summary(
         "model": gens[0].model if gens else cfg.model,
         "ensemble": {
             "strategy": cfg.ensemble,
-            "judges": list(cfg.judges),
+            "judges": members,
+            "side_by_side": [j for j in cfg.judges if j not in members],
             "arbiter": cfg.arbiter,
             "weights": dict(cfg.judge_weights),
             "threshold": float(cfg.thresholds.get("ensemble", 0.5)),

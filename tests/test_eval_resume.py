@@ -160,23 +160,25 @@ def test_a_model_error_on_one_sample_keeps_the_others(lam3_run, tmp_path):
 
 @pytest.mark.parametrize("strategy", ["any", "all", "majority", "mean", "weighted", "max"])
 def test_every_strategy_runs_end_to_end(lam3_run, strategy):
-    result = lam3_run(
-        "eval",
-        "--model",
-        "echo",
-        "--judge",
-        "refusal",
-        "--judge",
-        "profanity",
-        "--dataset",
-        "mini",
-        "--limit",
-        "8",
-        "--ensemble",
-        strategy,
-        "--judge-weight",
-        "refusal=2",
-    )
+    result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--judge", "profanity", "--dataset", "mini",
+                      "--limit", "8", "--ensemble", strategy, "--judge-weight", "refusal=2",
+                      "--ensemble-judge", "refusal", "--ensemble-judge", "profanity")
     assert result.exit_code == 0, result.output
     assert result.summary["ensemble"]["strategy"] == strategy
+    assert result.summary["ensemble"]["judges"] == ["refusal", "profanity"]
     assert 0.0 <= result.summary["asr"]["value"] <= 1.0
+
+
+def test_toxicity_judges_are_reported_side_by_side_not_blended(lam3_run):
+    result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--judge", "profanity", "--dataset", "mini")
+    ensemble = result.summary["ensemble"]
+    assert ensemble["judges"] == ["refusal"] and ensemble["side_by_side"] == ["profanity"]
+    assert set(result.summary["by_measure"]) == {"refusal", "social_toxicity"}
+    refusal_flags = [v["flagged"] for v in result.verdicts if v["judge"] == "refusal"]
+    harmful = {g["record_id"] for g in result.generations if g["harmful"]}
+    asr = sum(v["flagged"] for v in result.verdicts if v["judge"] == "refusal" and v["record_id"] in harmful)
+    assert result.summary["asr"]["value"] == asr / len(harmful) and any(refusal_flags)
+    only_toxicity = lam3_run("report", result.out_dir, "--judge", "profanity")
+    assert only_toxicity.summary["ensemble"]["judges"] == ["profanity"]
+    bad = lam3_run("report", result.out_dir, "--judge", "refusal", "--ensemble-judge", "detoxify")
+    assert bad.exit_code == 2 and "--ensemble-judge detoxify" in bad.output
