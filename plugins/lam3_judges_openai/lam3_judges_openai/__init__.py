@@ -1,0 +1,3 @@
+"""lam3 judge plugin for the OpenAI Moderation API."""
+
+__version__ = "0.1.0"
