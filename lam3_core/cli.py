@@ -214,7 +214,8 @@ def _in_run(rundir: RunDir, plugins: Plugins, cfg: RunConfig, command: str, body
     stage = None
     status = "failed"
     try:
-        stage = pipeline.start(plugins, cfg, rundir, command, sys.argv)
+        argv = (click.get_current_context().find_object(dict) or {}).get("argv") or sys.argv
+        stage = pipeline.start(plugins, cfg, rundir, command, argv)
         summary = body(stage)
         status = "ok"
     except KeyboardInterrupt:

@@ -133,7 +133,9 @@ def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) ->
     from lam3_core.cli import cli
 
     args = [str(a) for a in args]
-    result = CliRunner().invoke(cli, args, obj={"extra_plugins": list(plugins)}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, args, obj={"extra_plugins": list(plugins), "argv": ["lam3", *args]}, catch_exceptions=False
+    )
     out = args[args.index("--out") + 1] if "--out" in args else None
     if out is None and len(args) > 1 and args[0] in ("judge", "report"):
         out = args[1]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from lam3_core.testing import FakeJudge, plugin_providing
+
 
 def test_generate_then_judge_then_report(lam3_run, tmp_path):
     out = tmp_path / "run"
@@ -123,4 +125,26 @@ def test_meta_records_what_reproduces_the_run(lam3_run):
     assert {"python", "platform", "libraries", "gpus"} <= set(meta["environment"])
     assert {"distribution": "lam3", "version": "0.1.0"} in meta["plugins"]
     assert meta["judges"]["refusal"]["judge_version"] and meta["judges"]["refusal"]["config_hash"]
-    assert meta["started"] and meta["ended"] and meta["command"]
+    assert meta["started"] and meta["ended"]
+    assert meta["command"][:4] == ["lam3", "eval", "--model", "echo"]
+
+
+def test_secret_arguments_are_redacted_in_meta(lam3_run):
+    plugin = ("p", plugin_providing(judges={"keyed": lambda api_key="": FakeJudge()}))
+    result = lam3_run(
+        "eval",
+        "--model",
+        "echo",
+        "--judge",
+        "keyed",
+        "--judge-arg",
+        "keyed.api_key=sk-SECRET-123",
+        "--dataset",
+        "mini",
+        "--limit",
+        "2",
+        plugins=[plugin],
+    )
+    assert result.exit_code == 0, result.output
+    text = "".join(p.read_text() for p in result.out_dir.iterdir() if p.is_file())
+    assert "sk-SECRET-123" not in text and "keyed.api_key=***" in text
