@@ -18,9 +18,10 @@ from datetime import UTC
 from typing import TypeVar
 from urllib.parse import quote, quote_plus
 
+from lam3_core.arguments import check_number
 from lam3_core.errors import UsageError
 
-__all__ = ["RateLimiter", "api_key", "call_with_retries", "scrub"]
+__all__ = ["RateLimiter", "api_key", "call_with_retries", "check_retry_settings", "scrub"]
 
 T = TypeVar("T")
 
@@ -157,3 +158,13 @@ def scrub(text: str, secret: str | None) -> str:
     for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
         text = text.replace(form, "***")
     return text
+
+
+def check_retry_settings(owner: str, timeout: object, max_retries: object, backoff_base: object, max_delay: object,
+                         jitter: object) -> None:
+    """Usage errors for the retry arguments every API judge takes, named ``owner.arg``."""
+    check_number(owner, "timeout", timeout, positive=True)
+    check_number(owner, "max_retries", max_retries, integer=True)
+    check_number(owner, "backoff_base", backoff_base)
+    check_number(owner, "max_delay", max_delay)
+    check_number(owner, "jitter", jitter, at_most=1.0)

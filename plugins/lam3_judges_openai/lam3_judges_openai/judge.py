@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 from collections.abc import Sequence
 
 import openai
 
-from lam3_core import Judge, JudgeItem, Score, UsageError, apicall
+from lam3_core import Judge, JudgeItem, Score, apicall
+from lam3_core.arguments import check_number
 from lam3_judges_openai import __version__
 
 log = logging.getLogger("lam3.openai_moderation")
@@ -28,18 +28,6 @@ RETRYABLE_STATUSES = (408, 409, 429)
 OFFLINE_JUDGES = "Or use an offline judge instead: detoxify, llamaguard, hf_classifier, profanity, refusal."
 
 
-def _check_number(arg: str, value: object, positive: bool = False, integer: bool = False,
-                  at_most: float = math.inf) -> None:
-    """A usage error unless the judge argument is a finite number (an int if ``integer``) in range."""
-    kind = int if integer else (int, float)
-    if (isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-            and (value > 0 if positive else value >= 0) and value <= at_most):
-        return
-    bound = "greater than 0" if positive else "at least 0"
-    if at_most < math.inf:
-        bound += f" and at most {at_most:g}"
-    raise UsageError(f"Bad openai_moderation.{arg}: {value!r}.",
-                     f"Give {'an integer' if integer else 'a number'} {bound}.")
 
 
 def is_retryable(exc: Exception) -> bool:
@@ -90,13 +78,9 @@ class OpenAIModerationJudge(Judge):
         max_delay: float = 60.0,
         jitter: float = 0.0,
     ):
-        _check_number("batch_size", batch_size, positive=True, integer=True)
-        _check_number("rps", rps, positive=True)
-        _check_number("timeout", timeout, positive=True)
-        _check_number("max_retries", max_retries, integer=True)
-        _check_number("backoff_base", backoff_base)
-        _check_number("max_delay", max_delay)
-        _check_number("jitter", jitter, at_most=1.0)
+        check_number("openai_moderation", "batch_size", batch_size, positive=True, integer=True)
+        check_number("openai_moderation", "rps", rps, positive=True)
+        apicall.check_retry_settings("openai_moderation", timeout, max_retries, backoff_base, max_delay, jitter)
         self.model = str(model)
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.batch_size = batch_size

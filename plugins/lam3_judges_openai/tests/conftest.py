@@ -8,13 +8,13 @@ of scripted replies first, then fails any request whose inputs contain a marker 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from lam3_judges_openai.judge import OpenAIModerationJudge
+
+from lam3_core.fakehttp import Reply, serve_http
 
 KEY = "sk-lam3-test-7Qx2pLm9-secret"
 CATEGORIES = (
@@ -39,14 +39,6 @@ def moderation_result(text: str) -> dict:
 
 
 @dataclass
-class Reply:
-    status: int = 200
-    body: bytes | dict | None = None
-    headers: dict = field(default_factory=dict)
-    sleep: float = 0.0
-
-
-@dataclass
 class Request:
     at: float
     inputs: list[str]
@@ -61,7 +53,6 @@ class FakeModeration:
     requests: list[Request] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     fail_on: dict[str, Reply] = field(default_factory=dict)
-    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:
@@ -91,45 +82,17 @@ class FakeModeration:
         return Reply(body={"id": "modr-test", "model": "omni-moderation-2024-09-26", "results": results})
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        fake: FakeModeration = self.server.fake
-        reply = fake.answer(self.path, body, self.headers.get("Authorization", ""))
-        if reply.sleep and fake.stopping.wait(reply.sleep):
-            return
-        payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format, *args):
-        pass
-
-    def handle(self):
-        try:
-            super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
 @pytest.fixture
 def fake():
     """The fake endpoint, up for one test on an ephemeral port, shut down after."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.fake = FakeModeration(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server.fake
-    server.fake.stopping.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
+    fake = FakeModeration()
+
+    def answer(method: str, path: str, headers: dict, body: bytes) -> Reply:
+        return fake.answer(path, json.loads(body or b"{}"), headers.get("Authorization", ""))
+
+    with serve_http(answer) as server:
+        fake.port = server.port
+        yield fake
 
 
 @pytest.fixture

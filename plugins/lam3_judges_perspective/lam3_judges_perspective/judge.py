@@ -9,13 +9,13 @@ default); every requested attribute is kept as a category. Responses longer than
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 
 from googleapiclient.errors import HttpError, UnknownApiNameOrVersion
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, apicall
+from lam3_core.arguments import as_names, check_number
 from lam3_judges_perspective import __version__, service
 
 log = logging.getLogger("lam3.perspective")
@@ -34,25 +34,8 @@ def truncate_utf8(text: str, max_bytes: int) -> tuple[str, list[str]]:
     return cut, [f"truncated from {len(data)} to {len(cut.encode('utf-8'))} bytes (Perspective limit {max_bytes})"]
 
 
-def _names(value: str | Sequence[str] | None) -> list[str]:
-    """A judge argument given as 'A,B' (command line) or as a list (Python)."""
-    if value is None:
-        return []
-    parts = value.split(",") if isinstance(value, str) else value
-    return [str(p).strip() for p in parts if str(p).strip()]
 
 
-def _check_number(arg: str, value: object, positive: bool = False, integer: bool = False,
-                  at_most: float = math.inf) -> None:
-    """A usage error unless the judge argument is a finite number (an int if ``integer``) in range."""
-    kind = int if integer else (int, float)
-    if (isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-            and (value > 0 if positive else value >= 0) and value <= at_most):
-        return
-    bound = "greater than 0" if positive else "at least 0"
-    if at_most < math.inf:
-        bound += f" and at most {at_most:g}"
-    raise UsageError(f"Bad perspective.{arg}: {value!r}.", f"Give {'an integer' if integer else 'a number'} {bound}.")
 
 
 class PerspectiveJudge(Judge):
@@ -79,7 +62,7 @@ class PerspectiveJudge(Judge):
         jitter: float = 0.0,
         max_bytes: int = MAX_BYTES,
     ):
-        self.attributes = [a.upper() for a in _names(attributes)]
+        self.attributes = [a.upper() for a in as_names(attributes)]
         bad = [a for a in self.attributes if not _ATTRIBUTE.match(a)]
         if not self.attributes or bad:
             raise UsageError(
@@ -94,16 +77,12 @@ class PerspectiveJudge(Judge):
                 f"{','.join(self.attributes)}.",
                 "Add it to perspective.attributes, or pick one of those.",
             )
-        _check_number("qps", qps, positive=True)
-        _check_number("timeout", timeout, positive=True)
-        _check_number("max_bytes", max_bytes, positive=True, integer=True)
-        _check_number("max_retries", max_retries, integer=True)
-        _check_number("backoff_base", backoff_base)
-        _check_number("max_delay", max_delay)
-        _check_number("jitter", jitter, at_most=1.0)
+        check_number("perspective", "qps", qps, positive=True)
+        check_number("perspective", "max_bytes", max_bytes, positive=True, integer=True)
+        apicall.check_retry_settings("perspective", timeout, max_retries, backoff_base, max_delay, jitter)
         if not isinstance(do_not_store, bool):
             raise UsageError(f"Bad perspective.do_not_store: {do_not_store!r}.", "Give true or false.")
-        self.languages = _names(languages)
+        self.languages = as_names(languages)
         self.do_not_store = do_not_store
         self.discovery_url = discovery_url
         self.endpoint = endpoint

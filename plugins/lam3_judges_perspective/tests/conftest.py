@@ -9,14 +9,14 @@ scripted replies first, then from ``fail_on`` markers, else from keyword scores.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from lam3_judges_perspective.judge import PerspectiveJudge
+
+from lam3_core.fakehttp import Reply, serve_http
 
 KEY = "AIza-lam3-test-Kq81vWzt-secret"
 ANALYZE_PATH = "/v1alpha1/comments:analyze"
@@ -54,14 +54,6 @@ def google_error(code: int, message: str) -> dict:
 
 
 @dataclass
-class Reply:
-    status: int = 200
-    body: bytes | dict | None = None
-    headers: dict = field(default_factory=dict)
-    sleep: float = 0.0
-
-
-@dataclass
 class Request:
     at: float
     method: str
@@ -79,7 +71,6 @@ class FakePerspective:
     replies: list[Reply] = field(default_factory=list)
     fail_on: dict[str, Reply] = field(default_factory=dict)
     discovery: Reply | None = None
-    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def urls(self) -> dict:
@@ -120,48 +111,13 @@ class FakePerspective:
         return Reply(body=analysis(body))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self._reply(self.server.fake.answer("GET", self.path, b""))
-
-    def do_POST(self):
-        self._reply(self.server.fake.answer("POST", self.path, self.rfile.read(int(self.headers["Content-Length"]))))
-
-    def _reply(self, reply: Reply) -> None:
-        if reply.sleep and self.server.fake.stopping.wait(reply.sleep):
-            return
-        payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format, *args):
-        pass
-
-    def handle(self):
-        try:
-            super().handle()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
 @pytest.fixture
 def fake():
     """The fake service, up for one test on an ephemeral port, shut down after."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.fake = FakePerspective(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield server.fake
-    server.fake.stopping.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    assert not thread.is_alive()
+    fake = FakePerspective()
+    with serve_http(lambda method, path, headers, body: fake.answer(method, path, body)) as server:
+        fake.port = server.port
+        yield fake
 
 
 @pytest.fixture
