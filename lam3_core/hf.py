@@ -103,6 +103,29 @@ def from_pretrained(
         raise missing_weights_error(model_id, revision, exc) from exc
 
 
+def cached_revision(model_id: str, revision: str | None) -> str | None:
+    """The commit of ``model_id`` in the local Hugging Face cache, without loading or downloading anything."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(model_id, "config.json", revision=revision)
+    except ValueError:
+        return None
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
+def check_weights_available(owner: str, path: str | None, model_id: str, revision: str | None) -> None:
+    """Fail before a run starts when the weights cannot be found: ``path`` is not a folder, or the hub
+    is offline and ``model_id`` is not in the local cache. Loads nothing."""
+    if path and not Path(path).expanduser().is_dir():
+        raise UsageError(
+            f"{owner}: path {path!r} is not a directory.",
+            f"Pass {owner}.path= a folder holding config.json, the weights and the tokenizer.",
+        )
+    if not path and hub_offline() and cached_revision(model_id, revision) is None:
+        raise missing_weights_error(model_id, revision, FileNotFoundError("not in the local cache"))
+
+
 def resolved_revision(obj: Any) -> str | None:
     """The commit hash a hub model was loaded from (None for local directories)."""
     config = getattr(obj, "config", obj)
