@@ -1,0 +1,580 @@
+"""Tiny random LLaVA-1.5 and Idefics2 checkpoints, and the checks every VLM plugin must pass (no downloads).
+
+Each builder saves a model and its processor to a directory with the real transformers
+classes and the real chat templates, so plugins load it exactly as they load the published
+checkpoint (``from_pretrained(dir, local_files_only=True)``). The processors take real-size
+images when asked (336 px for LLaVA, 980 px for Idefics2), which the GPU benchmark uses
+with the published architectures. ``VLMPluginChecks`` is the behaviour suite that each
+``HFVisionLanguageModel`` plugin's tests subclass, so the plugins share one set of checks.
+Imports pytest (and transformers when building): use it from tests and benchmarks only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lam3_core.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
+
+# Verbatim copies of the published chat templates (llava-hf/llava-1.5-7b-hf, HuggingFaceM4/idefics2-8b).
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' '}}{% endfor %}"
+    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+IDEFICS2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{message['role'].capitalize()}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
+    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+IDEFICS2_SPECIALS = ("<fake_token_around_image>", "<end_of_utterance>")
+_CORPUS = (*DEFAULT_CORPUS, "User: Assistant: System: USER: ASSISTANT: <end_of_utterance>")
+
+
+def _image_processor_class(name: str):
+    """The PIL image processor (no torchvision needed) where this transformers has one."""
+    import transformers
+
+    return getattr(transformers, f"{name}Pil", None) or getattr(transformers, name)
+
+
+def llava_processor(image_size: int = 28, patch_size: int = 14, tokenizer=None):
+    """A ``LlavaProcessor`` with the real llava-1.5 template and CLIP preprocessing at ``image_size``."""
+    from transformers import LlavaProcessor
+
+    tok = tokenizer or build_bpe_tokenizer(corpus=_CORPUS, chat_template=LLAVA_CHAT_TEMPLATE)
+    image_processor = _image_processor_class("CLIPImageProcessor")(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    return LlavaProcessor(
+        image_processor=image_processor, tokenizer=tok, patch_size=patch_size,
+        vision_feature_select_strategy="default", num_additional_image_tokens=1, chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+
+
+def idefics2_processor(longest_edge: int = 56, shortest_edge: int = 28, image_seq_len: int = 4, tokenizer=None):
+    """An ``Idefics2Processor`` with the real idefics2-8b template; image splitting off."""
+    from transformers import Idefics2Processor
+
+    tok = tokenizer or build_bpe_tokenizer(
+        corpus=_CORPUS, specials=IDEFICS2_SPECIALS, chat_template=IDEFICS2_CHAT_TEMPLATE
+    )
+    image_processor = _image_processor_class("Idefics2ImageProcessor")(
+        size={"shortest_edge": shortest_edge, "longest_edge": longest_edge}, do_image_splitting=False
+    )
+    return Idefics2Processor(
+        image_processor=image_processor, tokenizer=tok, image_seq_len=image_seq_len,
+        chat_template=IDEFICS2_CHAT_TEMPLATE,
+    )
+
+
+def _generation_config(tok):
+    """Only ``</s>`` as EOS, as in the published checkpoints: plugins must add their own stop tokens."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+
+
+def tiny_llava_config(tok, hidden: int = 64, image_size: int = 28, patch_size: int = 14):
+    """A 2-layer LLaVA config whose vocabulary and special ids match ``tok``."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    return LlavaConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=2,
+            image_size=image_size, patch_size=patch_size, projection_dim=hidden,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        image_token_index=tok.convert_tokens_to_ids("<image>"),
+        image_seq_length=(image_size // patch_size) ** 2,
+        vision_feature_select_strategy="default", vision_feature_layer=-2,
+    )
+
+
+def tiny_idefics2_config(tok, image_token_id: int, hidden: int = 64, image_size: int = 56, latents: int = 4):
+    """A 2-layer Idefics2 config (Mistral text model) whose vocabulary and special ids match ``tok``."""
+    from transformers import Idefics2Config, MistralConfig
+
+    return Idefics2Config(
+        vision_config=dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=14),
+        perceiver_config=dict(hidden_size=hidden, resampler_n_latents=latents, resampler_depth=1, resampler_n_heads=2,
+                              resampler_head_dim=hidden // 2, num_key_value_heads=1),
+        text_config=MistralConfig(
+            vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        ),
+        image_token_id=image_token_id,
+    )
+
+
+def build_tiny_llava(directory: str | Path, seed: int = 0, hidden: int = 64) -> Path:
+    """Save a tiny random ``LlavaForConditionalGeneration`` and its processor to ``directory``."""
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    directory = Path(directory)
+    processor = llava_processor()
+    tok = processor.tokenizer
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(tiny_llava_config(tok, hidden=hidden)).eval()
+    model.generation_config = _generation_config(tok)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_idefics2(directory: str | Path, seed: int = 0, hidden: int = 64) -> Path:
+    """Save a tiny random ``Idefics2ForConditionalGeneration`` and its processor to ``directory``."""
+    import torch
+    from transformers import Idefics2ForConditionalGeneration
+
+    directory = Path(directory)
+    processor = idefics2_processor()
+    tok = processor.tokenizer
+    torch.manual_seed(seed)
+    model = Idefics2ForConditionalGeneration(tiny_idefics2_config(tok, processor.image_token_id, hidden=hidden)).eval()
+    model.generation_config = _generation_config(tok)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+# ----- shared behaviour checks for HFVisionLanguageModel plugins --------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_hf_env(tmp_path_factory):
+    """Offline Hugging Face and torch homes in a temp dir for the whole session (before transformers loads)."""
+    home = tmp_path_factory.mktemp("hf_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        mp.setenv("HF_HOME", str(home / "hf"))
+        mp.setenv("TORCH_HOME", str(home / "torch"))
+        mp.setenv("LAM3_CACHE_DIR", str(home / "lam3"))
+        yield home
+
+
+def _image_file(path: Path, mode: str, colour) -> Path:
+    from PIL import Image
+
+    Image.new(mode, (64, 48), colour).save(path)
+    return path
+
+
+class VLMPluginChecks:
+    """Behaviour every ``HFVisionLanguageModel`` plugin must show, run on a tiny random checkpoint.
+
+    A plugin's test module subclasses it and sets ``model_class`` (the plugin's model class),
+    ``registered_name`` and ``cleanup_cases`` ((raw output, cleaned text, was cut) triples for
+    its role prefixes and turn markers); its conftest provides ``vlm_dir`` (a checkpoint from
+    ``build_tiny_*``) and imports ``offline_hf_env`` so the session is offline with temp homes.
+    """
+
+    model_class: type
+    registered_name: str
+    cleanup_cases: tuple[tuple[str, str, bool], ...] = ()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def vlm_class(cls):
+        return cls.model_class
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def vlm_name(cls):
+        return cls.registered_name
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def vlm(cls, vlm_class, vlm_dir):
+        model = vlm_class(path=str(vlm_dir), batch_size=4)
+        model.load()
+        return model
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def samples(cls, tmp_path_factory):
+        """Four samples: RGB file, text only, RGBA in memory with a long prompt, palette file; all lengths differ."""
+        from PIL import Image
+
+        from lam3_core.records import Sample
+
+        d = tmp_path_factory.mktemp("images")
+        return [
+            Sample("rgb-file", "What is in the image?", [str(_image_file(d / "a.png", "RGB", (200, 20, 20)))]),
+            Sample("text-only", "Tell me how to bake bread at home, step by step."),
+            Sample("rgba-memory", "Describe the picture: a dog, a tree, the sky, some water and a boat. " * 2,
+                   [Image.new("RGBA", (40, 60), (10, 200, 10, 128))]),
+            Sample("palette-file", "Sure?", [str(_image_file(d / "p.png", "P", 3))]),
+        ]
+
+    # --- loading ---
+
+    def test_registered_without_importing_torch(self, vlm_name, vlm_class):
+        code = (
+            "import sys; from lam3_core.plugins import load_plugins; "
+            f"c = load_plugins().get('model', {vlm_name!r}); "
+            "print(c.distribution, c.factory, 'torch' in sys.modules)"
+        )
+        dist = f"lam3-models-{vlm_class.__module__.split('.')[0].removeprefix('lam3_models_')}"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "LAM3_PLUGINS": dist}).stdout.split()
+        assert out == [dist, f"{vlm_class.__module__}:{vlm_class.__name__}", "False"]
+
+    def test_construction_is_lazy(self, vlm_class, vlm_dir):
+        model = vlm_class(path=str(vlm_dir))
+        assert model.model is None
+        assert model.info()["loaded"] is False
+        assert model.info()["model_id"] == str(vlm_dir)
+
+    def test_default_model_id_loads_from_hub_cache_and_records_revision(self, vlm_class, vlm_dir, tmp_path_factory):
+        import shutil
+
+        from lam3_core.hf import hub_cache_dir
+
+        cache = Path(hub_cache_dir())
+        if not cache.is_relative_to(tmp_path_factory.getbasetemp()):
+            pytest.skip(f"huggingface_hub was imported before the test env was set; {cache} is not a temp dir")
+        commit = "0123456789abcdef0123456789abcdef01234567"
+        repo = cache / f"models--{vlm_class.default_model_id.replace('/', '--')}"
+        shutil.copytree(vlm_dir, repo / "snapshots" / commit)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(commit)
+        model = vlm_class()
+        model.load()
+        info = model.info()
+        assert info["model_id"] == vlm_class.default_model_id
+        assert info["resolved_revision"] == commit
+        pinned = vlm_class(revision=commit)
+        pinned.load()
+        assert (pinned.info()["revision"], pinned.info()["resolved_revision"]) == (commit, commit)
+
+    def test_missing_weights_offline_names_model_cache_and_fix(self, vlm_class):
+        from lam3_core.errors import UsageError
+        from lam3_core.hf import hub_cache_dir
+
+        with pytest.raises(UsageError) as err:
+            vlm_class(path="lam3-tests/no-such-model").load()
+        message = str(err.value)
+        assert "'lam3-tests/no-such-model'" in message
+        assert hub_cache_dir() in message
+        assert "hf download lam3-tests/no-such-model" in message
+
+    def test_loader_gets_revision_offline_flag_attention_and_device_map(self, vlm_class, monkeypatch):
+        import lam3_core.hf_vlm
+
+        calls = []
+
+        def record(loader, model_id, **kwargs):
+            calls.append((loader.__name__, model_id, kwargs))
+            raise RuntimeError("stop after recording")
+
+        monkeypatch.setattr(lam3_core.hf_vlm, "from_pretrained", record)
+        model = vlm_class(path="org/model", revision="v1", local_files_only=True, device_map="auto",
+                          attn_implementation="eager", dtype="bf16")
+        with pytest.raises(RuntimeError, match="stop after recording"):
+            model.load()
+        name, model_id, kwargs = calls[0]
+        assert (name, model_id, kwargs) == ("AutoProcessor", "org/model", {"revision": "v1", "local_files_only": True})
+        monkeypatch.setattr(lam3_core.hf_vlm, "from_pretrained", lambda loader, *a, **kw: (
+            object() if loader.__name__ == "AutoProcessor" else record(loader, *a, **kw)))
+        with pytest.raises(RuntimeError, match="stop after recording"):
+            model.load()
+        name, model_id, kwargs = calls[1]
+        assert name == "AutoModelForImageTextToText"
+        assert kwargs == {"revision": "v1", "local_files_only": True, "dtype": __import__("torch").bfloat16,
+                          "attn_implementation": "eager", "device_map": "auto"}
+
+    def test_dtype_defaults_to_fp32_on_cpu_and_is_configurable(self, vlm, vlm_class, vlm_dir):
+        assert vlm.info()["dtype"] == "float32"
+        assert vlm.info()["device"] == "cpu"
+        assert vlm.info()["attn_implementation"] == "sdpa"
+        bf16 = vlm_class(path=str(vlm_dir), dtype="bf16")
+        bf16.load()
+        assert str(next(bf16.model.parameters()).dtype) == "torch.bfloat16"
+
+    @pytest.mark.parametrize("quantization,layer", [("8bit", "Linear8bitLt"), ("4bit", "Linear4bit")])
+    def test_bitsandbytes_quantization_on_cpu(self, vlm_class, vlm_dir, samples, quantization, layer):
+        from lam3_core.genconfig import GenConfig
+
+        model = vlm_class(path=str(vlm_dir), quantization=quantization)
+        try:
+            model.load()
+        except (ImportError, RuntimeError, ValueError) as exc:
+            pytest.skip(f"bitsandbytes cannot {quantization}-quantise on this CPU: {type(exc).__name__}: {exc}")
+        layers = {type(m).__name__ for m in model.model.modules()}
+        assert layer in layers
+        out = model.generate(samples[:2], GenConfig(max_new_tokens=3), trace=True)
+        assert all(len(c.token_logprobs) <= 3 and all(math.isfinite(x) for x in c.token_logprobs) for c in out)
+        assert model.info()["quantization"] == quantization
+
+    # --- prompting and inputs ---
+
+    def test_generate_returns_completions_in_input_order(self, vlm, samples):
+        from lam3_core.genconfig import GenConfig
+
+        out = vlm.generate(samples, GenConfig(max_new_tokens=4))
+        assert len(out) == len(samples)
+        for sample, completion in zip(samples, out):
+            assert sample.prompt.strip()[:20] in completion.prompt_sent
+            assert completion.prompt_sent.count("<image>") == len(sample.images)
+            assert isinstance(completion.text, str)
+            assert completion.finish_reason in ("stop", "length")
+            assert completion.token_logprobs is None
+
+    def test_system_prompt_goes_through_the_chat_template(self, vlm_class, vlm_dir, samples):
+        from lam3_core.genconfig import GenConfig
+
+        model = vlm_class(path=str(vlm_dir), system_prompt="Answer briefly.")
+        (out,) = model.generate(samples[:1], GenConfig(max_new_tokens=2))
+        assert out.prompt_sent.index("Answer briefly.") < out.prompt_sent.index(samples[0].prompt)
+        assert model.info()["system_prompt"] == "Answer briefly."
+
+    def test_missing_and_corrupt_images_are_usage_errors(self, vlm, tmp_path):
+        from lam3_core.errors import UsageError
+        from lam3_core.genconfig import GenConfig
+        from lam3_core.records import Sample
+
+        corrupt = tmp_path / "corrupt.png"
+        corrupt.write_bytes(b"this is not a png")
+        for ref, words in ((tmp_path / "gone.jpg", "not found"), (corrupt, "cannot be read")):
+            with pytest.raises(UsageError) as err:
+                vlm.generate([Sample("s-img", "What is this?", [str(ref)])], GenConfig(max_new_tokens=2))
+            assert "'s-img'" in str(err.value) and str(ref) in str(err.value) and words in str(err.value)
+
+    def test_empty_prompt_with_image_generates_without_image_is_usage_error(self, vlm, samples):
+        from lam3_core.errors import UsageError
+        from lam3_core.genconfig import GenConfig
+        from lam3_core.records import Sample
+
+        (out,) = vlm.generate([Sample("empty-img", "  ", samples[0].images)], GenConfig(max_new_tokens=3))
+        assert out.prompt_sent.count("<image>") == 1
+        assert out.finish_reason in ("stop", "length")
+        with pytest.raises(UsageError, match="'empty-text'.*empty prompt and no image"):
+            vlm.generate([samples[1], Sample("empty-text", "")], GenConfig(max_new_tokens=3))
+
+    def test_output_cleanup_strips_roles_and_cuts_at_the_next_turn(self):
+        from lam3_core.hf_vlm import clean_response
+
+        assert self.cleanup_cases
+        for raw, expected, cut in self.cleanup_cases:
+            assert clean_response(raw, self.model_class.role_prefixes, self.model_class.turn_markers) == (expected, cut)
+
+    # --- batching ---
+
+    def test_batched_greedy_equals_one_by_one(self, vlm, vlm_class, vlm_dir, samples):
+        from lam3_core.genconfig import GenConfig
+
+        gen = GenConfig(max_new_tokens=8)
+        single = vlm_class(path=str(vlm_dir), batch_size=1)
+        batched = vlm.generate(samples, gen, trace=True)
+        one_by_one = single.generate(samples, gen, trace=True)
+        for a, b in zip(batched, one_by_one):
+            assert a.info["token_ids"] == b.info["token_ids"]
+            assert a.text == b.text
+            assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+
+    def test_out_of_memory_halves_the_batch_and_records_it(self, vlm_class, vlm_dir, samples, monkeypatch):
+        import torch
+
+        from lam3_core.genconfig import GenConfig
+
+        model = vlm_class(path=str(vlm_dir), batch_size=4)
+        model.load()
+        expected = model.generate(samples, GenConfig(max_new_tokens=4))
+        real_generate = model.model.generate
+        rows_seen = []
+
+        def generate_or_oom(**kwargs):
+            rows_seen.append(kwargs["input_ids"].shape[0])
+            if kwargs["input_ids"].shape[0] > 1:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return real_generate(**kwargs)
+
+        monkeypatch.setattr(model.model, "generate", generate_or_oom)
+        out = model.generate(samples, GenConfig(max_new_tokens=4))
+        assert [c.text for c in out] == [c.text for c in expected]
+        assert rows_seen == [4, 2, 1, 1, 1, 1]
+        assert model.info()["batch_backoffs"] == [{"from": 4, "to": 2}, {"from": 2, "to": 1}]
+
+    # --- generation config ---
+
+    def test_generation_kwargs_are_explicit(self, vlm, samples, monkeypatch):
+        from lam3_core.genconfig import GenConfig
+
+        seen = []
+        real_generate = vlm.model.generate
+        monkeypatch.setattr(vlm.model, "generate", lambda **kw: seen.append(kw) or real_generate(**kw))
+        vlm.generate(samples[:1], GenConfig(max_new_tokens=3, repetition_penalty=1.3))
+        vlm.sample(samples[:1], 2, GenConfig(max_new_tokens=3, temperature=0.7, top_p=0.9))
+        greedy, sampled = seen
+        assert greedy["do_sample"] is False and greedy["repetition_penalty"] == 1.3
+        assert not {"temperature", "top_p", "top_k"} & set(greedy)
+        assert (sampled["temperature"], sampled["top_p"], sampled["top_k"]) == (0.7, 0.9, 0)
+        assert sampled["do_sample"] is True and sampled["num_return_sequences"] == 2
+        assert set(vlm._stop_ids) <= set(greedy["eos_token_id"])
+
+    def test_checkpoint_sampling_defaults_never_apply(self, vlm, samples, monkeypatch):
+        from lam3_core.genconfig import GenConfig
+
+        monkeypatch.setattr(vlm.model.generation_config, "top_k", 1)
+        (group,) = vlm.sample(samples[:1], 6, GenConfig(max_new_tokens=6, seed=0))
+        assert len({tuple(c.info["token_ids"]) for c in group}) > 1
+
+    def test_max_and_min_new_tokens_are_honoured(self, vlm, samples, monkeypatch):
+        from lam3_core.genconfig import GenConfig
+
+        out = vlm.generate(samples, GenConfig(max_new_tokens=3), trace=True)
+        assert all(len(c.tokens) <= 3 for c in out)
+        first_tokens = {c.info["token_ids"][0] for c in out}
+        monkeypatch.setattr(vlm, "_stop_ids", sorted(first_tokens))
+        stopped = vlm.generate(samples, GenConfig(max_new_tokens=3), trace=True)
+        assert all(len(c.tokens) == 1 and c.finish_reason == "stop" for c in stopped)
+        forced = vlm.generate(samples, GenConfig(max_new_tokens=5, min_new_tokens=5), trace=True)
+        assert all(len(c.tokens) == 5 and c.info["token_ids"][0] not in first_tokens for c in forced)
+
+    def test_seed_makes_sampling_reproducible(self, vlm, samples):
+        from lam3_core.genconfig import GenConfig
+
+        def draw(seed):
+            return [[c.info["token_ids"] for c in group] for group in vlm.sample(
+                samples[:2], 3, GenConfig(max_new_tokens=6, seed=seed))]
+
+        assert draw(11) == draw(11)
+        assert draw(11) != draw(12)
+
+    # --- traces and K-sampling ---
+
+    def test_trace_gives_finite_logprobs_of_the_generated_tokens(self, vlm, samples):
+        from lam3_core.genconfig import GenConfig
+
+        for c in vlm.generate(samples, GenConfig(max_new_tokens=6), trace=True):
+            assert 1 <= len(c.token_logprobs) == len(c.tokens) == len(c.info["token_ids"]) <= 6
+            assert all(math.isfinite(x) and x <= 0 for x in c.token_logprobs)
+
+    def test_logprobs_end_at_the_first_stop_token_within_a_batch(self, vlm, samples, monkeypatch):
+        from lam3_core.genconfig import GenConfig
+
+        gen = GenConfig(max_new_tokens=8)
+        free = vlm.generate(samples, gen, trace=True)
+        stop = free[0].info["token_ids"][2]
+        monkeypatch.setattr(vlm, "_stop_ids", [stop])
+        cut = vlm.generate(samples, gen, trace=True)
+        for a, b in zip(free, cut):
+            ids = a.info["token_ids"]
+            n = ids.index(stop) + 1 if stop in ids else len(ids)
+            assert b.info["token_ids"] == ids[:n]
+            assert b.token_logprobs == pytest.approx(a.token_logprobs[:n], abs=1e-4)
+            assert b.finish_reason == ("stop" if stop in ids else "length")
+        assert len(cut[0].tokens) == 3 and any(len(c.tokens) > 3 for c in cut)
+
+    def test_trace_attentions_and_hidden_states(self, vlm_class, vlm_dir, samples):
+        import torch
+
+        from lam3_core.genconfig import GenConfig
+
+        model = vlm_class(path=str(vlm_dir), trace_attentions=True, trace_hidden_states=True)
+        out = model.generate(samples, GenConfig(max_new_tokens=4), trace=True)
+        plain = model.generate(samples, GenConfig(max_new_tokens=4))
+        assert all(c.trace is None for c in plain)
+        cfg = model.model.config.get_text_config()
+        prompt_lengths = [len(model.encode([s])[0]["input_ids"][0]) for s in samples]
+        for c, n in zip(out, prompt_lengths):
+            t = len(c.tokens)
+            assert c.trace["hidden_states"].shape == (cfg.num_hidden_layers + 1, t, cfg.hidden_size)
+            att = c.trace["attentions"]
+            assert att.shape == (cfg.num_hidden_layers, cfg.num_attention_heads, t, n + t - 1)
+            assert torch.allclose(att.sum(-1), torch.ones(att.shape[:-1]), atol=1e-4)
+        assert model.info()["attn_implementation"] == "eager"
+
+    def test_token_logprobs_are_nan_after_each_rows_length(self):
+        import torch
+
+        from lam3_core.hf_vlm import generated_lengths, token_logprobs
+
+        tokens = torch.tensor([[5, 2, 0, 0], [7, 6, 5, 4]])
+        lengths = generated_lengths(tokens, [2, 9])
+        assert lengths.tolist() == [2, 4]
+        logits = [torch.randn(2, 10) for _ in range(4)]
+        lp = token_logprobs(logits, tokens, lengths)
+        expected = torch.stack([torch.log_softmax(x, -1)[[0, 1], tokens[:, t]] for t, x in enumerate(logits)], 1)
+        assert torch.allclose(lp[1], expected[1]) and torch.allclose(lp[0, :2], expected[0, :2])
+        assert torch.isnan(lp[0, 2:]).all()
+
+    def test_k_samples_are_grouped_by_prompt(self, vlm, samples):
+        from lam3_core.genconfig import GenConfig
+
+        greedy = vlm.generate(samples, GenConfig(max_new_tokens=5), trace=True)
+        near_greedy = vlm.sample(samples, 2, GenConfig(max_new_tokens=5, temperature=1e-4, seed=0))
+        for single, group in zip(greedy, near_greedy):
+            assert [c.info["token_ids"] for c in group] == [single.info["token_ids"]] * 2
+
+    def test_sample_k_responses_per_prompt_with_logprobs(self, vlm, samples):
+        from lam3_core.genconfig import GenConfig
+
+        groups = vlm.sample(samples, 3, GenConfig(max_new_tokens=5, seed=1))
+        assert [len(g) for g in groups] == [3, 3, 3, 3]
+        for sample, group in zip(samples, groups):
+            assert {c.prompt_sent for c in group} == {group[0].prompt_sent}
+            assert sample.prompt.strip()[:20] in group[0].prompt_sent
+            for c in group:
+                assert 1 <= len(c.token_logprobs) == len(c.tokens) <= 5
+                assert all(math.isfinite(x) and x <= 0 for x in c.token_logprobs)
+
+    # --- gradients ---
+
+    def test_target_loss_gives_pixel_gradients(self, vlm, samples):
+        import torch
+
+        from lam3_core.errors import UsageError
+
+        loss, pixels = vlm.target_loss(samples[0], "Sure, here is how")
+        loss.backward()
+        assert loss.ndim == 0 and torch.isfinite(loss)
+        assert pixels.shape == vlm.preprocess(samples[0])["pixel_values"].shape
+        assert torch.isfinite(pixels.grad).all() and pixels.grad.abs().sum() > 0
+        step = (pixels.detach() - 0.5 * pixels.grad.sign()).requires_grad_(True)
+        loss2, same = vlm.target_loss(samples[0], "Sure, here is how", pixel_values=step)
+        assert same is step and loss2.item() != loss.item()
+        with pytest.raises(UsageError, match="'text-only' has no image"):
+            vlm.target_loss(samples[1], "Sure")
+
+    def test_image_normalization_matches_the_processor(self, vlm, samples):
+        mean, std = vlm.image_normalization()
+        assert len(mean) == len(std) == 3 and all(s > 0 for s in std)
+
+    # --- end to end ---
+
+    def test_lam3_eval_end_to_end(self, vlm_name, vlm_dir, tmp_path):
+        from lam3_core.testing import run_lam3
+
+        out = tmp_path / "run"
+        result = run_lam3([
+            "eval", "--model", vlm_name, "--model-arg", f"path={vlm_dir}", "--model-arg", "batch_size=2",
+            "--judge", "refusal", "--dataset", "mini", "--limit", "3", "--gen", "max_new_tokens=6", "--out", out,
+        ])
+        assert result.exit_code == 0, result.output
+        assert len(result.generations) == 3
+        assert all(g["error"] is None and g["prompt_sent"] for g in result.generations)
+        assert {v["judge"] for v in result.verdicts} == {"refusal"} and len(result.verdicts) == 3
+        assert result.meta["model"]["info"]["model_id"] == str(vlm_dir)
+        assert result.meta["model"]["info"]["loaded"] is True

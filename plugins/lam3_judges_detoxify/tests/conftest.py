@@ -1,0 +1,30 @@
+"""Detoxify checkpoints built locally (random BERT weights), once per session, offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from lam3_core.tinyvlm import offline_hf_env  # noqa: F401  (session-wide offline HF/torch homes)
+
+
+@pytest.fixture(scope="session")
+def original_checkpoint(tmp_path_factory, offline_hf_env):  # noqa: F811
+    from lam3_judges_detoxify.testing import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("detoxify_original"))
+
+
+@pytest.fixture(scope="session")
+def unbiased_checkpoint(tmp_path_factory, offline_hf_env):  # noqa: F811
+    """Like Detoxify's unbiased model: a 16-output head of which the 7 named classes are reported."""
+    from lam3_judges_detoxify.testing import UNBIASED_CLASSES, build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("detoxify_unbiased"), classes=UNBIASED_CLASSES, num_outputs=16)
+
+
+@pytest.fixture(scope="session")
+def hub_named_checkpoint(tmp_path_factory, offline_hf_env):  # noqa: F811
+    """As released: ``model_type`` is the hub name 'bert-base-uncased', which fails offline."""
+    from lam3_judges_detoxify.testing import build_checkpoint
+
+    return build_checkpoint(tmp_path_factory.mktemp("detoxify_released"), hub_name="bert-base-uncased")

@@ -1,0 +1,110 @@
+"""A Hugging Face sequence-classification model, loaded on first use and run in batches.
+
+Shared by the `hf_classifier` and `nli` judges and by ``NLIEntailment``. The forward pass
+is done here rather than through ``pipeline("text-classification")``, whose activation
+depends on ``config.problem_type`` (softmax for toxic-bert, which is multi-label) and
+whose output is sorted by score; callers get raw logits in label-id order.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lam3_core import UsageError, run_batched
+from lam3_core.hf import cached_revision, check_weights_available
+
+ACTIVATIONS = ("sigmoid", "softmax")
+
+
+def activate(logits: list[float], activation: str) -> list[float]:
+    """Per-label sigmoid (multi-label models) or softmax over the labels (single-label models)."""
+    if activation == "sigmoid":
+        return [1.0 / (1.0 + math.exp(-x)) for x in logits]
+    top = max(logits)
+    exps = [math.exp(x - top) for x in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+class SequenceClassifier:
+    """Tokenizer + ``AutoModelForSequenceClassification``; ``logits`` keeps label-id order and flags truncation."""
+
+    def __init__(self, owner: str, model: str, path: str | None = None, revision: str | None = None,
+                 device: str | None = None, dtype: str = "auto", batch_size: int = 32, max_length: int = 512):
+        for name, value in (("batch_size", batch_size), ("max_length", max_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise UsageError(f"{owner}: {name} must be an integer >= 1, got {value!r}.", f"Set {owner}.{name}=N.")
+        self.owner = owner
+        self.model_id = model
+        self.path = path
+        self.revision = revision
+        self.device = device
+        self.dtype = dtype
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.backoffs: list[dict] = []
+        self._tok = None
+        self._model = None
+
+    @property
+    def version(self) -> str:
+        if self.path:
+            return f"{self.path}@local"
+        return f"{self.model_id}@{cached_revision(self.model_id, self.revision) or self.revision or 'main'}"
+
+    def config(self) -> dict:
+        return {"model": self.path or self.model_id, "revision": self.revision, "dtype": self.dtype,
+                "max_length": self.max_length}
+
+    def check_ready(self) -> None:
+        check_weights_available(self.owner, self.path, self.model_id, self.revision)
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        self.load()
+        return {int(i): str(label) for i, label in self._model.config.id2label.items()}
+
+    def load(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        from lam3_core.hf import from_pretrained, resolve_device, resolve_dtype
+
+        self.check_ready()
+        source = str(Path(self.path).expanduser()) if self.path else self.model_id
+        device = resolve_device(self.device)
+        tok = from_pretrained(AutoTokenizer, source, revision=self.revision)
+        tok.padding_side = "right"  # encoders with absolute positions expect it; a saved "left" would shift them
+        model = from_pretrained(AutoModelForSequenceClassification, source, revision=self.revision,
+                                dtype=resolve_dtype(self.dtype, device))
+        self._tok, self._model = tok, model.to(device).eval()
+        self.limit = min(self.max_length, tok.model_max_length)
+
+    def logits(self, texts: list[str], pairs: list[str] | None = None) -> tuple[list[list[float]], list[bool]]:
+        """Logits per text (or per (text, pair)), and whether the text had to be cut to ``max_length`` tokens.
+
+        With pairs only the first text is cut, so a hypothesis is always read whole.
+        """
+        self.load()
+        rows = list(range(len(texts)))
+        out = run_batched(lambda idx: self._forward(idx, texts, pairs), rows, self.batch_size,
+                          key=lambda i: len(texts[i]), backoffs=self.backoffs)
+        return [o[0] for o in out], [o[1] for o in out]
+
+    def _forward(self, idx: list[int], texts: list[str], pairs: list[str] | None) -> list[tuple[list[float], bool]]:
+        import torch
+
+        first = [texts[i] for i in idx]
+        second = [pairs[i] for i in idx] if pairs is not None else None
+        full = self._tok(first, second, verbose=False)["input_ids"]
+        enc = self._tok(first, second, truncation="only_first" if second else True, max_length=self.limit,
+                        padding=True, return_tensors="pt").to(self._model.device)
+        with torch.inference_mode():
+            logits = self._model(**enc).logits.float().cpu().tolist()
+        return [(row, len(ids) > self.limit) for row, ids in zip(logits, full)]
+
+    def close(self) -> None:
+        self._model = None
+        self._tok = None
