@@ -1,0 +1,437 @@
+"""What every Hugging Face vision-language model plugin shares: loading, batching, generation, traces, gradients.
+
+A plugin subclasses ``HFVisionLanguageModel`` and sets a few hooks: the default model id,
+how a batch's images are passed to its processor (a flat list for LLaVA, one list per
+sample for Idefics2), its extra stop tokens and turn markers, and processor settings such
+as Idefics2's image splitting. Everything else lives here once, so the plugins stay small
+and behave the same way.
+
+torch and transformers are imported inside methods only: importing this module is free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from lam3_core.batching import run_batched
+from lam3_core.components import Model
+from lam3_core.errors import UsageError
+from lam3_core.genconfig import GenConfig
+from lam3_core.hf import cached_revision, from_pretrained, quantization_config, resolve_device, resolve_dtype
+from lam3_core.images import load_image
+from lam3_core.records import Completion, Sample
+
+log = logging.getLogger("lam3")
+
+LOGPROBS_DEFINITION = (
+    "log-softmax of the raw model logits (before temperature, top-k/top-p and repetition penalty) "
+    "at each generated token, up to and including the first stop token"
+)
+IMAGE_LENGTH_WEIGHT = 256  # characters an image counts for when batches are sorted by length
+
+
+def generation_kwargs(gen: GenConfig) -> dict[str, Any]:
+    """``generate()`` keyword arguments for ``gen``, every field explicit.
+
+    Sampling parameters are passed only when sampling, so greedy decoding raises no
+    warnings; when sampling they are always passed, so transformers' own defaults (top_k=50)
+    and the checkpoint's generation_config never apply silently. ``top_k=0`` means off.
+    """
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": gen.max_new_tokens,
+        "min_new_tokens": gen.min_new_tokens,
+        "do_sample": gen.do_sample,
+        "repetition_penalty": gen.repetition_penalty,
+    }
+    if gen.do_sample:
+        kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+    return kwargs
+
+
+def generated_lengths(tokens, stop_ids: Sequence[int]):
+    """Per row of ``tokens`` (N, T): how many tokens count, up to and including the first stop token."""
+    import torch
+
+    is_stop = torch.isin(tokens, torch.as_tensor(list(stop_ids), device=tokens.device))
+    first = is_stop.int().argmax(dim=1)
+    return torch.where(is_stop.any(dim=1), first + 1, torch.full_like(first, tokens.shape[1]))
+
+
+def token_logprobs(step_logits: Sequence, tokens, lengths):
+    """Log-probabilities (N, T) of the chosen ``tokens`` under the raw ``step_logits`` (T tensors of (N, V)).
+
+    Positions after each row's length (after its first stop token, where generate pads)
+    are masked to NaN, so a sum over a row that forgets the length fails loudly.
+    """
+    import torch
+
+    columns = [
+        torch.log_softmax(logits.float(), dim=-1).gather(1, tokens[:, t : t + 1]).squeeze(1)
+        for t, logits in enumerate(step_logits)
+    ]
+    logprobs = torch.stack(columns, dim=1)
+    positions = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
+    return logprobs.masked_fill(positions >= lengths.unsqueeze(1), float("nan"))
+
+
+def clean_response(text: str, role_prefixes: Sequence[str], turn_markers: Sequence[str]) -> tuple[str, bool]:
+    """``text`` without a leading role prefix and cut at the next turn marker; True if it was cut."""
+    text = text.strip()
+    for prefix in role_prefixes:
+        if text.startswith(prefix):
+            text = text[len(prefix) :].lstrip()
+    cuts = [i for i in (text.find(marker) for marker in turn_markers) if i >= 0]
+    if cuts:
+        return text[: min(cuts)].rstrip(), True
+    return text, False
+
+
+class HFVisionLanguageModel(Model):
+    """A transformers image-text-to-text model (LLaVA-1.5, Idefics2, ...) behind the lam3 ``Model`` API.
+
+    Model arguments (all optional): ``path`` (hub id or local directory), ``revision``,
+    ``local_files_only``, ``dtype`` (auto: bf16 on GPU, fp32 on CPU), ``device``,
+    ``device_map``, ``attn_implementation`` (sdpa), ``quantization`` (none, 4bit/nf4, fp4,
+    8bit), ``compute_dtype`` and ``double_quant`` (4-bit), ``batch_size`` (8),
+    ``system_prompt``, ``trace_attentions`` and ``trace_hidden_states`` (what
+    ``generate(trace=True)`` puts in ``Completion.trace``). Weights load on first use.
+    """
+
+    name = "hf_vlm"
+    default_model_id = ""
+    stop_tokens: tuple[str, ...] = ()
+    role_prefixes: tuple[str, ...] = ()
+    turn_markers: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        path: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        device_map: str | None = None,
+        attn_implementation: str = "sdpa",
+        quantization: str | None = None,
+        compute_dtype: str | None = None,
+        double_quant: bool = True,
+        batch_size: int = 8,
+        system_prompt: str | None = None,
+        trace_attentions: bool = False,
+        trace_hidden_states: bool = False,
+    ):
+        if int(batch_size) < 1:
+            raise UsageError(f"batch_size must be >= 1, got {batch_size}.", "Pass e.g. --model-arg batch_size=8.")
+        self.model_id = str(path or self.default_model_id)
+        self.revision = None if revision is None else str(revision)
+        self.local_files_only = local_files_only
+        self.dtype_name = dtype
+        self.device_name = device
+        self.device_map = device_map
+        self.attn_implementation = attn_implementation
+        self.quantization = None if quantization in (None, "", "none") else str(quantization)
+        self.compute_dtype_name = compute_dtype
+        self.double_quant = bool(double_quant)
+        self.batch_size = int(batch_size)
+        self.system_prompt = system_prompt or None
+        self.trace_attentions = bool(trace_attentions)
+        self.trace_hidden_states = bool(trace_hidden_states)
+        self.backoffs: list[dict] = []
+        self.model: Any = None
+        self.processor: Any = None
+
+    # ----- hooks a plugin may override -------------------------------------------------------------
+
+    def images_argument(self, images: list[list[Any]]) -> Any:
+        """The processor's ``images=`` for a batch, given each sample's RGB images (LLaVA: one flat list)."""
+        flat = [image for sample_images in images for image in sample_images]
+        return flat or None
+
+    def configure_processor(self, processor: Any) -> None:
+        """Set processor options once after loading (never per call)."""
+
+    # ----- loading ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the processor and the weights (once); called by every method that needs them."""
+        if self.model is not None:
+            return
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self._device = resolve_device(self.device_name)
+        self._dtype = resolve_dtype(self.dtype_name, self._device)
+        compute_dtype = resolve_dtype(self.compute_dtype_name, self._device) if self.compute_dtype_name else self._dtype
+        quant = quantization_config(self.quantization, compute_dtype=compute_dtype, double_quant=self.double_quant)
+        if self.trace_attentions and self.attn_implementation != "eager":
+            log.info("trace_attentions needs eager attention; loading %s with attn_implementation=eager", self.model_id)
+            self.attn_implementation = "eager"
+        kwargs: dict[str, Any] = {"dtype": self._dtype, "attn_implementation": self.attn_implementation}
+        if quant is not None:
+            kwargs["quantization_config"] = quant
+        device_map = self.device_map or (self._device if quant is not None else None)
+        if device_map is not None:
+            kwargs["device_map"] = device_map
+        common = {"revision": self.revision, "local_files_only": self.local_files_only}
+        processor = from_pretrained(AutoProcessor, self.model_id, **common)
+        model = from_pretrained(AutoModelForImageTextToText, self.model_id, **common, **kwargs)
+        if device_map is None:
+            model.to(self._device)
+        model.eval().requires_grad_(False)
+        processor.tokenizer.padding_side = "left"
+        self.configure_processor(processor)
+        self.processor, self.model = processor, model
+        tok = processor.tokenizer
+        configured = model.generation_config.eos_token_id
+        configured = configured if isinstance(configured, list) else [configured]
+        extra = [i for i in (tok.convert_tokens_to_ids(t) for t in self.stop_tokens) if i != tok.unk_token_id]
+        self._stop_ids = list(dict.fromkeys(i for i in [tok.eos_token_id, *configured, *extra] if i is not None))
+        self._pad_id = tok.pad_token_id if tok.pad_token_id is not None else self._stop_ids[0]
+
+    @property
+    def input_device(self):
+        """Where inputs go: the device of the first parameter (the embeddings), also under a device_map."""
+        return self.model.device
+
+    def info(self) -> dict:
+        info = {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "quantization": self.quantization,
+            "compute_dtype": self.compute_dtype_name if self.quantization else None,
+            "double_quant": self.double_quant if self.quantization else None,
+            "attn_implementation": self.attn_implementation,
+            "batch_size": self.batch_size,
+            "batch_backoffs": list(self.backoffs),
+            "system_prompt": self.system_prompt,
+            "logprobs": LOGPROBS_DEFINITION,
+            "loaded": self.model is not None,
+        }
+        if self.model is not None:
+            import transformers
+
+            info.update(
+                resolved_revision=cached_revision(self.model_id, self.revision),
+                dtype=str(self._dtype).removeprefix("torch."),
+                device=str(self.input_device),
+                device_map=getattr(self.model, "hf_device_map", None),
+                model_class=type(self.model).__name__,
+                stop_token_ids=self._stop_ids,
+                transformers_version=transformers.__version__,
+            )
+        return info
+
+    def close(self) -> None:
+        self.model = self.processor = None
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ----- prompting -------------------------------------------------------------------------------
+
+    def messages(self, sample: Sample) -> list[dict]:
+        """The chat for ``sample``: optional system turn, then the user's images and text."""
+        content: list[dict] = [{"type": "image"} for _ in sample.images]
+        if sample.prompt.strip():
+            content.append({"type": "text", "text": sample.prompt})
+        chat = [{"role": "user", "content": content}]
+        if self.system_prompt:
+            chat.insert(0, {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        return chat
+
+    @staticmethod
+    def check_samples(samples: Sequence[Sample]) -> None:
+        """Reject a sample that asks nothing (empty prompt and no image) before any work is done.
+
+        An empty prompt with an image is a valid request (the image carries it, as in
+        typographic attacks); the chat then holds the image alone.
+        """
+        for sample in samples:
+            if not sample.prompt.strip() and not sample.images:
+                raise UsageError(
+                    f"Sample {sample.id!r} has an empty prompt and no image: there is nothing to ask the model.",
+                    "Fix or drop this sample in the dataset.",
+                )
+
+    @staticmethod
+    def sample_images(sample: Sample) -> list:
+        """The sample's images as PIL RGB; a missing or unreadable one is a UsageError naming the sample."""
+        try:
+            return [load_image(ref) for ref in sample.images]
+        except UsageError as exc:
+            raise UsageError(f"Sample {sample.id!r}: {exc.problem}", exc.fix) from exc
+
+    def encode(self, samples: Sequence[Sample]):
+        """Processor outputs for a batch (left-padded, on the input device, pixel values in float32) and the prompts."""
+        self.load()
+        prompts = [self.processor.apply_chat_template(self.messages(s), add_generation_prompt=True) for s in samples]
+        images = self.images_argument([self.sample_images(s) for s in samples])
+        enc = self.processor(text=prompts, images=images, return_tensors="pt", padding=True)
+        return enc.to(self.input_device), prompts
+
+    def image_normalization(self) -> tuple[list[float], list[float]]:
+        """Per-channel (mean, std) that the processor applied: pixel_values = (rgb/255 - mean) / std."""
+        self.load()
+        ip = self.processor.image_processor
+        return list(ip.image_mean), list(ip.image_std)
+
+    # ----- generation ------------------------------------------------------------------------------
+
+    def generate(self, samples: Sequence[Sample], gen_config: GenConfig, trace: bool = False) -> list[Completion]:
+        self.check_samples(samples)
+        self._seed(gen_config)
+        groups = run_batched(
+            lambda batch: self._generate_batch(batch, gen_config, 1, trace),
+            list(samples), self.batch_size, key=self._length_key, backoffs=self.backoffs,
+        )
+        return [group[0] for group in groups]
+
+    def sample(self, samples: Sequence[Sample], k: int, gen_config: GenConfig) -> list[list[Completion]]:
+        """K sampled completions per sample, sharing one prefill; each carries its token log-probs.
+
+        Sampling is forced on (``do_sample=True``). A batch holds ``batch_size // k`` prompts
+        (at least one), so ``batch_size`` bounds the rows decoded together.
+        """
+        if k < 1:
+            raise UsageError(f"k must be >= 1, got {k}.")
+        self.check_samples(samples)
+        gen = dataclasses.replace(gen_config, do_sample=True)
+        self._seed(gen)
+        return run_batched(
+            lambda batch: self._generate_batch(batch, gen, k, True),
+            list(samples), max(1, self.batch_size // k), key=self._length_key, backoffs=self.backoffs,
+        )
+
+    @staticmethod
+    def _seed(gen: GenConfig) -> None:
+        if gen.seed is not None:
+            import torch
+
+            torch.manual_seed(gen.seed)
+
+    @staticmethod
+    def _length_key(sample: Sample) -> int:
+        return len(sample.prompt) + IMAGE_LENGTH_WEIGHT * len(sample.images)
+
+    def _generate_batch(self, samples: list[Sample], gen: GenConfig, k: int, trace: bool) -> list[list[Completion]]:
+        import torch
+
+        enc, prompts = self.encode(samples)
+        pad_lengths = (enc["attention_mask"] == 0).sum(dim=1).tolist()
+        trace_attentions = trace and self.trace_attentions
+        trace_hidden = trace and self.trace_hidden_states
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc.to(dtype=self._dtype),
+                **generation_kwargs(gen),
+                num_return_sequences=k,
+                eos_token_id=self._stop_ids,
+                pad_token_id=self._pad_id,
+                return_dict_in_generate=True,
+                output_logits=trace,
+                output_attentions=trace_attentions,
+                output_hidden_states=trace_hidden,
+            )
+        tokens = out.sequences[:, enc["input_ids"].shape[1] :]
+        lengths = generated_lengths(tokens, self._stop_ids)
+        logprobs = token_logprobs(out.logits, tokens, lengths).cpu() if trace else None
+        lengths, tokens = lengths.tolist(), tokens.cpu()
+        completions = []
+        for row in range(tokens.shape[0]):
+            sample_index = row // k
+            extra = {}
+            if trace_hidden:
+                extra["hidden_states"] = _row_hidden_states(out.hidden_states, row, lengths[row])
+            if trace_attentions:
+                extra["attentions"] = _row_attentions(out.attentions, row, lengths[row], pad_lengths[sample_index])
+            completions.append(
+                self._completion(
+                    tokens[row, : lengths[row]].tolist(), prompts[sample_index],
+                    None if logprobs is None else logprobs[row, : lengths[row]].tolist(), extra or None,
+                )
+            )
+        return [completions[i * k : (i + 1) * k] for i in range(len(samples))]
+
+    def _completion(self, ids: list[int], prompt: str, logprobs: list[float] | None, trace: Any) -> Completion:
+        tok = self.processor.tokenizer
+        stopped = bool(ids) and ids[-1] in self._stop_ids
+        text_ids = ids[:-1] if stopped else ids
+        raw = tok.decode(text_ids, skip_special_tokens=True)
+        text, cut = clean_response(raw, self.role_prefixes, self.turn_markers)
+        return Completion(
+            text=text,
+            prompt_sent=prompt,
+            token_logprobs=logprobs,
+            tokens=tok.batch_decode([[i] for i in ids]) if logprobs is not None else None,
+            finish_reason="stop" if stopped or cut else "length",
+            trace=trace,
+            info={"token_ids": ids} if logprobs is not None else {},
+        )
+
+    # ----- gradients (white-box attacks) -----------------------------------------------------------
+
+    def preprocess(self, sample: Sample) -> dict:
+        """The model inputs for one sample (``input_ids``, ``attention_mask``, float32 ``pixel_values``, ...)."""
+        self.check_samples([sample])
+        enc, _ = self.encode([sample])
+        return dict(enc)
+
+    def target_loss(self, sample: Sample, target: str, pixel_values=None):
+        """Mean cross-entropy of ``target`` as the model's answer to ``sample``, differentiable in the pixels.
+
+        ``pixel_values`` (shaped like ``preprocess(sample)["pixel_values"]``, in the
+        processor's normalised space) default to the sample's own. Returns ``(loss,
+        pixel_values)``: the tensor the loss depends on, a leaf with ``requires_grad`` unless
+        the one you passed already tracked gradients; ``loss.backward()`` fills its ``.grad``.
+        The target is tokenised on its own (no BOS) and appended after the generation prompt.
+        """
+        import torch
+
+        inputs = self.preprocess(sample)
+        if "pixel_values" not in inputs:
+            raise UsageError(f"Sample {sample.id!r} has no image: there are no pixels to differentiate.")
+        target_ids = self.processor.tokenizer(target, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        if target_ids.numel() == 0:
+            raise UsageError("The target continuation is empty.", "Pass a non-empty target text.")
+        target_ids = target_ids.to(self.input_device)
+        own_pixels = inputs.pop("pixel_values")
+        pv = own_pixels.float() if pixel_values is None else pixel_values.to(self.input_device)
+        if not pv.requires_grad:
+            pv = pv.detach().clone().requires_grad_(True)
+        input_ids = torch.cat([inputs.pop("input_ids"), target_ids], dim=1)
+        attention_mask = torch.cat([inputs.pop("attention_mask"), torch.ones_like(target_ids)], dim=1)
+        labels = torch.full_like(input_ids, -100)
+        labels[:, -target_ids.shape[1] :] = target_ids
+        with torch.enable_grad():
+            out = self.model(
+                **inputs, input_ids=input_ids, attention_mask=attention_mask,
+                pixel_values=pv.to(self._dtype), labels=labels,
+            )
+        return out.loss, pv
+
+
+def _row_hidden_states(steps: Sequence, row: int, length: int):
+    """(layers + 1, T, hidden) float32 on the CPU: each layer's state at each generated token of ``row``."""
+    import torch
+
+    per_step = [torch.stack([layer[row, -1] for layer in step]) for step in steps[:length]]
+    return torch.stack(per_step, dim=1).float().cpu()
+
+
+def _row_attentions(steps: Sequence, row: int, length: int, pad: int):
+    """(layers, heads, T, S) float32 on the CPU: the attention of the query that produced each generated token.
+
+    That query is the last prompt token, then each generated token but the last, so S is
+    the unpadded prompt length plus T - 1; left padding is dropped, not-yet-seen keys are 0.
+    """
+    import torch
+
+    total = steps[-1][0].shape[-1]
+    per_step = []
+    for step in steps[:length]:
+        att = torch.stack([layer[row, :, -1] for layer in step])
+        per_step.append(torch.nn.functional.pad(att, (0, total - att.shape[-1])))
+    return torch.stack(per_step, dim=2)[..., pad : total - (len(steps) - length)].float().cpu()
