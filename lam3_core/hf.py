@@ -104,7 +104,10 @@ def from_pretrained(
 
 
 def cached_revision(model_id: str, revision: str | None) -> str | None:
-    """The commit of ``model_id`` in the local Hugging Face cache, without loading or downloading anything."""
+    """The commit of ``model_id`` in the local Hugging Face cache, without loading or downloading anything;
+    None for a local directory. (transformers 5 no longer keeps ``config._commit_hash``, so the cache tells.)"""
+    if Path(model_id).expanduser().is_dir():
+        return None
     from huggingface_hub import try_to_load_from_cache
 
     try:
@@ -125,8 +128,3 @@ def check_weights_available(owner: str, path: str | None, model_id: str, revisio
     if not path and hub_offline() and cached_revision(model_id, revision) is None:
         raise missing_weights_error(model_id, revision, FileNotFoundError("not in the local cache"))
 
-
-def resolved_revision(obj: Any) -> str | None:
-    """The commit hash a hub model was loaded from (None for local directories)."""
-    config = getattr(obj, "config", obj)
-    return getattr(config, "_commit_hash", None)

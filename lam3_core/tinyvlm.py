@@ -160,19 +160,6 @@ def build_tiny_idefics2(directory: str | Path, seed: int = 0, hidden: int = 64) 
 # ----- shared behaviour checks for HFVisionLanguageModel plugins --------------------------------------------
 
 
-@pytest.fixture(scope="session", autouse=True)
-def offline_hf_env(tmp_path_factory):
-    """Offline Hugging Face and torch homes in a temp dir for the whole session (before transformers loads)."""
-    home = tmp_path_factory.mktemp("hf_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        mp.setenv("HF_HOME", str(home / "hf"))
-        mp.setenv("TORCH_HOME", str(home / "torch"))
-        mp.setenv("LAM3_CACHE_DIR", str(home / "lam3"))
-        yield home
-
-
 def _image_file(path: Path, mode: str, colour) -> Path:
     from PIL import Image
 
@@ -186,7 +173,7 @@ class VLMPluginChecks:
     A plugin's test module subclasses it and sets ``model_class`` (the plugin's model class),
     ``registered_name`` and ``cleanup_cases`` ((raw output, cleaned text, was cut) triples for
     its role prefixes and turn markers); its conftest provides ``vlm_dir`` (a checkpoint from
-    ``build_tiny_*``) and imports ``offline_hf_env`` so the session is offline with temp homes.
+    ``build_tiny_*``); the repository's root conftest makes the session offline with temp homes.
     """
 
     model_class: type

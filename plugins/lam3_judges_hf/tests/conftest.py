@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from lam3_core.tinyvlm import offline_hf_env  # noqa: F401  (session-wide offline HF/torch homes)
-
 
 @pytest.fixture(scope="session")
-def classifier_dir(tmp_path_factory, offline_hf_env):  # noqa: F811
+def classifier_dir(tmp_path_factory, offline_hf_env):
     from lam3_judges_hf.testing import build_tiny_classifier
 
     return build_tiny_classifier(tmp_path_factory.mktemp("toxic_bert"))
 
 
 @pytest.fixture(scope="session")
-def nli_dir(tmp_path_factory, offline_hf_env):  # noqa: F811
+def nli_dir(tmp_path_factory, offline_hf_env):
     from lam3_judges_hf.testing import MNLI_LABELS, build_tiny_classifier
 
     return build_tiny_classifier(tmp_path_factory.mktemp("mnli"), MNLI_LABELS)
 
 
 @pytest.fixture(scope="session")
-def fixed_nli_dir(tmp_path_factory, offline_hf_env):  # noqa: F811
+def fixed_nli_dir(tmp_path_factory, offline_hf_env):
     """``fixed_nli_dir(label)``: an NLI model that always predicts ``label``; ids in a non-MNLI order."""
     from lam3_judges_hf.testing import build_tiny_classifier
 
