@@ -117,6 +117,14 @@ def cached_revision(model_id: str, revision: str | None) -> str | None:
     return Path(found).parent.name if isinstance(found, str) else None
 
 
+def weights_source(model_id: str, path: str | None, revision: str | None) -> str:
+    """``model_id@commit`` (the cached commit, else the requested revision, else main), or ``path@local``:
+    what a judge's version string records about its weights."""
+    if path:
+        return f"{path}@local"
+    return f"{model_id}@{cached_revision(model_id, revision) or revision or 'main'}"
+
+
 def check_weights_available(owner: str, path: str | None, model_id: str, revision: str | None) -> None:
     """Fail before a run starts when the weights cannot be found: ``path`` is not a folder, or the hub
     is offline and ``model_id`` is not in the local cache. Loads nothing."""

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from lam3_core import UsageError, run_batched
-from lam3_core.hf import cached_revision, check_weights_available
+from lam3_core.hf import check_weights_available, weights_source
 
 ACTIVATIONS = ("sigmoid", "softmax")
 
@@ -49,9 +49,7 @@ class SequenceClassifier:
 
     @property
     def version(self) -> str:
-        if self.path:
-            return f"{self.path}@local"
-        return f"{self.model_id}@{cached_revision(self.model_id, self.revision) or self.revision or 'main'}"
+        return weights_source(self.model_id, self.path, self.revision)
 
     def config(self) -> dict:
         return {"model": self.path or self.model_id, "revision": self.revision, "dtype": self.dtype,

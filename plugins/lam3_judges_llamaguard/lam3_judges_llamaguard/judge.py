@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, is_out_of_memory, neutralise, run_batched
-from lam3_core.hf import cached_revision, check_weights_available
+from lam3_core.hf import check_weights_available, weights_source
 from lam3_judges_llamaguard import __version__
 from lam3_judges_llamaguard.categories import MalformedVerdict, load_categories, parse_verdict
 from lam3_judges_llamaguard.prompt_format import FORMATS
@@ -91,11 +91,7 @@ class LlamaGuardJudge(Judge):
 
     @property
     def version(self) -> str:
-        if self.path:
-            source = f"{self.path}@local"
-        else:
-            source = f"{self.model_id}@{cached_revision(self.model_id, self.revision) or self.revision or 'main'}"
-        return f"{source}; lam3-judges-llamaguard {__version__}"
+        return f"{weights_source(self.model_id, self.path, self.revision)}; lam3-judges-llamaguard {__version__}"
 
     def config(self) -> dict:
         return {
