@@ -5,6 +5,7 @@ Imports torch and transformers only inside functions, so importing this module i
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,12 @@ def quantization_config(quantization: str | None, compute_dtype=None, double_qua
     """A ``BitsAndBytesConfig`` for "4bit"/"nf4" (NF4), "fp4" or "8bit"; None for no quantisation."""
     if quantization in (None, "", "none"):
         return None
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UsageError(
+            f"quantization={quantization} needs the bitsandbytes package, which is not installed.",
+            "pip install 'bitsandbytes>=0.46.1' (or the plugin's [quantization] extra), "
+            "or drop the quantization argument.",
+        )
     from transformers import BitsAndBytesConfig
 
     q = str(quantization).lower()
@@ -135,4 +142,3 @@ def check_weights_available(owner: str, path: str | None, model_id: str, revisio
         )
     if not path and hub_offline() and cached_revision(model_id, revision) is None:
         raise missing_weights_error(model_id, revision, FileNotFoundError("not in the local cache"))
-

@@ -106,3 +106,17 @@ def test_neutralise_defuses_markers_and_fake_turns():
 def test_score_checked_rejects_out_of_range_and_nan():
     assert Score(0.3).checked().score == 0.3
     assert Score(1.5).checked().error and Score(float("nan")).checked().error and Score(None).checked().error
+
+
+def test_quantization_without_bitsandbytes_is_a_usage_error(monkeypatch):
+    import importlib.util
+
+    from lam3_core import hf
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "bitsandbytes" else real(name, *a)
+    )
+    with pytest.raises(UsageError, match="needs the bitsandbytes package"):
+        hf.quantization_config("4bit")
+    assert hf.quantization_config("none") is None
