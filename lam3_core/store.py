@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from lam3_core.errors import UsageError
+from lam3_core.tabular import json_lines
 
 
 def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
@@ -25,21 +25,8 @@ def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
     if complete < len(data) and repair:
         with open(path, "r+b") as fh:
             fh.truncate(complete)
-    records = []
-    for lineno, line in enumerate(data[:complete].split(b"\n")[:-1], start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}).",
-                "Fix or delete that line; lam3 never writes partial lines except at the end of a killed run.",
-            ) from None
-        if not isinstance(record, dict):
-            raise UsageError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}.")
-        records.append(record)
-    return records
+    fix = "Fix or delete that line; lam3 never writes partial lines except at the end of a killed run."
+    return [record for _, record in json_lines(path, data[:complete].split(b"\n")[:-1], fix)]
 
 
 class JsonlAppender:

@@ -25,19 +25,22 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
     if p.suffix.lower() in (".csv", ".tsv"):
         reader = csv.DictReader(text.splitlines(), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
         return [(i, dict(row)) for i, row in enumerate(reader, start=2)]
+    return json_lines(p, text.splitlines(), "Fix that line; each line must be one JSON object.")
+
+
+def json_lines(path: Path, lines: list[str] | list[bytes], fix: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a line that is not a JSON object is a usage
+    error naming ``path`` and the line, with ``fix``."""
     rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{p}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}).",
-                "Fix that line; each line must be one JSON object.",
-            ) from None
+            raise UsageError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column {exc.colno}).", fix) from None
         if not isinstance(row, dict):
-            raise UsageError(f"{p}:{lineno}: expected a JSON object, got {type(row).__name__}.")
+            raise UsageError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}.", fix)
         rows.append((lineno, row))
     return rows
 
