@@ -120,6 +120,12 @@ class Result:
     def generations(self) -> list[dict]:
         return _read_jsonl(self._file("generations.jsonl")) if self.out_dir else []
 
+    def files_containing(self, text: str) -> list[str]:
+        """Names of the run directory's files that contain ``text`` (e.g. an API key that must not leak)."""
+        if not self.out_dir:
+            return []
+        return sorted(p.name for p in self.out_dir.rglob("*") if p.is_file() and text.encode() in p.read_bytes())
+
     @property
     def verdicts(self) -> list[dict]:
         return _read_jsonl(self._file("verdicts.jsonl")) if self.out_dir else []

@@ -146,5 +146,5 @@ def test_secret_arguments_are_redacted_in_meta(lam3_run):
         plugins=[plugin],
     )
     assert result.exit_code == 0, result.output
-    text = "".join(p.read_text() for p in result.out_dir.iterdir() if p.is_file())
-    assert "sk-SECRET-123" not in text and "keyed.api_key=***" in text
+    assert result.files_containing("sk-SECRET-123") == []
+    assert result.files_containing("keyed.api_key=***") == ["meta.json"]

@@ -15,12 +15,10 @@ def eval_args(fake, out: Path, *judge_args: str) -> list[str]:
     return args
 
 
-def assert_key_nowhere(key: str, out: Path, *texts: str) -> None:
-    files = [p for p in out.rglob("*") if p.is_file()]
-    assert {p.name for p in files} >= {"meta.json", "generations.jsonl", "verdicts.jsonl"}
-    leaked = [str(p) for p in files if key.encode() in p.read_bytes()]
-    assert leaked == []
-    assert all(key not in text for text in texts)
+def assert_key_nowhere(key: str, result, *texts: str) -> None:
+    assert {p.name for p in result.out_dir.iterdir()} >= {"meta.json", "generations.jsonl", "verdicts.jsonl"}
+    assert result.files_containing(key) == []
+    assert all(key not in text for text in (result.output, *texts))
 
 
 def test_scores_a_run_without_the_key_in_any_file_or_output(fake, lam3_run, tmp_path, monkeypatch, capfd):
@@ -36,7 +34,7 @@ def test_scores_a_run_without_the_key_in_any_file_or_output(fake, lam3_run, tmp_
     assert all(len(v["categories"]) == len(fake.categories) for v in verdicts)
     assert {r.authorization for r in fake.requests} == {f"Bearer {fake.key}"}
     captured = capfd.readouterr()
-    assert_key_nowhere(fake.key, out, result.output, captured.out, captured.err)
+    assert_key_nowhere(fake.key, result, captured.out, captured.err)
 
 
 @pytest.mark.parametrize("key_from", ["env", "judge_arg"])
@@ -58,7 +56,7 @@ def test_a_failing_api_gives_error_verdicts_and_no_key_anywhere(fake, lam3_run, 
     assert all(v["score"] is None and "HTTP 500" in v["error"] and "***" in v["error"] for v in verdicts)
     assert "retry 1 of 1" in (out / "lam3.log").read_text()
     captured = capfd.readouterr()
-    assert_key_nowhere(fake.key, out, result.output, captured.out, captured.err)
+    assert_key_nowhere(fake.key, result, captured.out, captured.err)
 
 
 def test_missing_key_stops_the_run_before_any_generation(fake, lam3_run, tmp_path, monkeypatch):

@@ -29,8 +29,7 @@ def test_a_run_scores_every_record_and_writes_no_key(fake, lam3_run, tmp_path, m
     assert all(r.query["key"] == [fake.key] for r in fake.requests)
     assert "retry 1 of 1" in (out / "lam3.log").read_text()
     captured = capfd.readouterr()
-    leaked = [p.name for p in out.rglob("*") if p.is_file() and fake.key.encode() in p.read_bytes()]
-    assert leaked == []
+    assert result.files_containing(fake.key) == []
     assert all(fake.key not in text for text in (result.output, captured.out, captured.err))
 
 
