@@ -43,7 +43,7 @@ from lam3_judges_llamaguard.judge import LlamaGuardJudge
 from lam3_judges_llamaguard.testing import LLAMA_GUARD_2_TEMPLATE
 
 from lam3_core import JudgeItem
-from lam3_core.tinymodels import build_bpe_tokenizer
+from lam3_core.testing.tinymodels import build_bpe_tokenizer
 
 WORDS = ("the a to of and in is it you that for on with as are this be at or have from by not but what all were "
          "when we there can an your which their if do will each about how up out them then she many some so these "

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from lam3_core import GenConfig, Sample
-from lam3_core.tinyvlm import (
+from lam3_core.testing.tinyvlm import (
     idefics2_processor,
     llava_processor,
     tiny_idefics2_config,

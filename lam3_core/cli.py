@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from lam3_core import __version__
-from lam3_core.config import STRATEGIES, RunConfig, load_yaml, parse_judge_pairs, parse_pairs, resolve
-from lam3_core.errors import Lam3Error, UsageError
-from lam3_core.plugins import Plugins, load_plugins
-from lam3_core.rundir import FILES, RunDir
+from lam3_core.run.config import STRATEGIES, RunConfig, load_yaml, parse_judge_pairs, parse_pairs, resolve
+from lam3_core.interfaces.errors import Lam3Error, UsageError
+from lam3_core.contract.manager import Plugins, load_plugins
+from lam3_core.run.rundir import FILES, RunDir
 
 
 class Lam3Failure(click.ClickException):
@@ -126,7 +126,7 @@ def _resolve(kw: dict, base: dict | None = None) -> RunConfig:
 
 
 def _print_done(rundir: RunDir, summary: dict | None, next_hint: str) -> None:
-    from lam3_core.report import render
+    from lam3_core.analysis.report import render
 
     if summary is not None:
         click.echo(render(summary))
@@ -157,7 +157,7 @@ def _require_out(cfg: RunConfig) -> RunDir:
 
 
 def _run_generation(cfg: RunConfig, command: str, with_judges: bool) -> None:
-    from lam3_core import pipeline
+    from lam3_core.run import pipeline
 
     plugins = _plugins()
     cfg.validate(need_model=True, need_judges=with_judges)
@@ -171,7 +171,7 @@ def _run_generation(cfg: RunConfig, command: str, with_judges: bool) -> None:
 
 
 def _generation_body(stage, samples, model_component, judges):
-    from lam3_core import pipeline
+    from lam3_core.run import pipeline
 
     gens = pipeline.generate(stage, samples, lambda: model_component.create(**stage.cfg.model_args))
     if not judges:
@@ -180,8 +180,8 @@ def _generation_body(stage, samples, model_component, judges):
 
 
 def _judge_and_aggregate(stage, judges, gens):
-    from lam3_core import pipeline
-    from lam3_core.summary import by_judge, ensemble_members, needs_arbiter
+    from lam3_core.run import pipeline
+    from lam3_core.analysis.summary import by_judge, ensemble_members, needs_arbiter
 
     cfg = stage.cfg
     pipeline.judge_records(stage, {n: j for n, j in judges.items() if n in cfg.judges}, gens)
@@ -194,10 +194,10 @@ def _judge_and_aggregate(stage, judges, gens):
 
 
 def _aggregate(rundir: RunDir, cfg: RunConfig, gens) -> dict:
-    from lam3_core import pipeline
-    from lam3_core.report import render
-    from lam3_core.store import write_json_atomic, write_text_atomic
-    from lam3_core.summary import build_summary
+    from lam3_core.run import pipeline
+    from lam3_core.analysis.report import render
+    from lam3_core.run.store import write_json_atomic, write_text_atomic
+    from lam3_core.analysis.summary import build_summary
 
     summary, ensemble = build_summary(gens, pipeline.read_verdicts(rundir), cfg)
     write_text_atomic(rundir.file("ensemble"), "".join(json.dumps(e.to_dict()) + "\n" for e in ensemble.values()))
@@ -208,7 +208,7 @@ def _aggregate(rundir: RunDir, cfg: RunConfig, gens) -> dict:
 
 def _in_run(rundir: RunDir, plugins: Plugins, cfg: RunConfig, command: str, body) -> None:
     """Run ``body(stage)`` holding the directory lock, with the log attached and meta.json kept current."""
-    from lam3_core import pipeline
+    from lam3_core.run import pipeline
 
     handler = rundir.attach_log()
     stage = None
@@ -254,9 +254,9 @@ def generate_command(**kw):
 
 def _import_generations(source: Path, rundir: RunDir) -> None:
     """Copy a generations file made elsewhere into the run directory (skipping records it has)."""
-    from lam3_core.records import Generation
-    from lam3_core.store import JsonlAppender
-    from lam3_core.tabular import read_rows
+    from lam3_core.interfaces.records import Generation
+    from lam3_core.run.store import JsonlAppender
+    from lam3_core.kit.tabular import read_rows
 
     records = []
     for lineno, row in read_rows(source):
@@ -288,7 +288,7 @@ def _import_generations(source: Path, rundir: RunDir) -> None:
 @out_option
 def judge_command(source, **kw):
     """Score an existing run directory, or a generations file made elsewhere (--out required then)."""
-    from lam3_core import pipeline
+    from lam3_core.run import pipeline
 
     src = Path(source).expanduser()
     if not src.exists():
@@ -322,7 +322,7 @@ def judge_command(source, **kw):
 @judge_options
 def report_command(run_dir, **kw):
     """Recompute summary.json and report.md from a run directory and print them."""
-    from lam3_core import pipeline
+    from lam3_core.run import pipeline
 
     rundir = RunDir(run_dir, create=False)
     meta = rundir.read_meta()
@@ -382,7 +382,7 @@ def plugins_command(as_json):
 @click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
 def judge_prompt_command(name, prompt, response, judge_arg):
     """Print the exact text a prompt-based judge feeds its model for one item (needs no weights)."""
-    from lam3_core.records import JudgeItem
+    from lam3_core.interfaces.records import JudgeItem
 
     args = parse_judge_pairs(judge_arg)
     stray = sorted(set(args) - {name})

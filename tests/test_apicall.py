@@ -1,4 +1,4 @@
-"""lam3_core.apicall: pacing, retries with backoff and Retry-After, key lookup and scrubbing."""
+"""lam3_core.kit.apicall: pacing, retries with backoff and Retry-After, key lookup and scrubbing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import pytest
 
 from lam3_core import UsageError
-from lam3_core.apicall import RateLimiter, api_key, call_with_retries, scrub
+from lam3_core.kit.apicall import RateLimiter, api_key, call_with_retries, scrub
 
 NOW = 1_800_000_000.0  # a fixed wall-clock time for HTTP-date Retry-After values
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from lam3_core import GenConfig, UsageError, neutralise, run_batched
-from lam3_core.components import redact
-from lam3_core.config import parse_judge_pairs, parse_pairs, parse_value, resolve
-from lam3_core.pipeline import redact_argv
-from lam3_core.records import Score
-from lam3_core.store import JsonlAppender, read_jsonl
+from lam3_core.interfaces.components import redact
+from lam3_core.run.config import parse_judge_pairs, parse_pairs, parse_value, resolve
+from lam3_core.run.pipeline import redact_argv
+from lam3_core.interfaces.records import Score
+from lam3_core.run.store import JsonlAppender, read_jsonl
 
 
 def test_values_are_parsed_like_json_else_strings():
@@ -111,7 +111,7 @@ def test_score_checked_rejects_out_of_range_and_nan():
 def test_quantization_without_bitsandbytes_is_a_usage_error(monkeypatch):
     import importlib.util
 
-    from lam3_core import hf
+    from lam3_core.kit import hf
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

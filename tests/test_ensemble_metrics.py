@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lam3_core.ensemble import arbitrate, combine
-from lam3_core.metrics import agreement, attack_success, rate_with_ci, refusal
-from lam3_core.records import Generation, Verdict
+from lam3_core.analysis.ensemble import arbitrate, combine
+from lam3_core.analysis.metrics import agreement, attack_success, rate_with_ci, refusal
+from lam3_core.interfaces.records import Generation, Verdict
 from lam3_core.testing import FakeJudge, plugin_providing
 
 

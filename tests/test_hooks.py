@@ -1,11 +1,12 @@
-"""One test per hook in lam3_core.hookspecs (named test_hook_<hook>), and a meta-test that enforces it."""
+"""One test per hook in lam3_core.contract.hookspecs (named test_hook_<hook>), and a meta-test that enforces it."""
 
 from __future__ import annotations
 
 import inspect
 import sys
 
-from lam3_core import Attack, Sample, UncertaintyMetric, hookimpl, hookspecs
+from lam3_core import Attack, Sample, UncertaintyMetric, hookimpl
+from lam3_core.contract import hookspecs
 from lam3_core.testing import FakeJudge, FakeModel
 
 
@@ -101,7 +102,7 @@ def test_hook_lam3_register_attacks(lam3_run):
 
 
 def test_hook_lam3_register_uncertainty_metrics(lam3_run):
-    from lam3_core.plugins import load_plugins
+    from lam3_core.contract.manager import load_plugins
 
     metric = load_plugins([("registering", Registering())]).get("uncertainty_metric", "length").create()
     assert metric.compute([{"prompt": "p", "samples": ["a", "b", "c"], "logprobs": []}]) == [3.0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lam3_core.components import Attack
+from lam3_core.interfaces.components import Attack
 
 
 class NoAttack(Attack):

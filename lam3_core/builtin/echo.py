@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lam3_core.components import Model
-from lam3_core.records import Completion
+from lam3_core.interfaces.components import Model
+from lam3_core.interfaces.records import Completion
 
 
 class EchoModel(Model):

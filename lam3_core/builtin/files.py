@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lam3_core.errors import UsageError
-from lam3_core.records import Sample
-from lam3_core.tabular import read_rows, require_column
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.records import Sample
+from lam3_core.kit.tabular import read_rows, require_column
 
 _TRUE = {"1", "true", "yes", "y", "harmful", "unsafe"}
 _FALSE = {"0", "false", "no", "n", "benign", "safe", ""}

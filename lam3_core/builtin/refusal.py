@@ -50,9 +50,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from lam3_core.components import Judge
-from lam3_core.errors import UsageError
-from lam3_core.records import JudgeItem, Score
+from lam3_core.interfaces.components import Judge
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.records import JudgeItem, Score
 
 GCG_PHRASES: tuple[str, ...] = (
     "I'm sorry",

@@ -1,6 +1,6 @@
 """Registers the built-in offline components. Factories are lazy ``module:attr`` strings."""
 
-from lam3_core.hookspecs import hookimpl
+from lam3_core.contract.hookspecs import hookimpl
 
 
 @hookimpl

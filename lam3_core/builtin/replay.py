@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lam3_core.components import Model
-from lam3_core.errors import UsageError
-from lam3_core.records import Completion
-from lam3_core.tabular import read_rows, require_column
+from lam3_core.interfaces.components import Model
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.records import Completion
+from lam3_core.kit.tabular import read_rows, require_column
 
 
 class ReplayModel(Model):

@@ -101,7 +101,7 @@ class DetoxifyJudge(Judge):
         self.check_ready()
         from detoxify import Detoxify
 
-        from lam3_core.hf import resolve_device
+        from lam3_core.kit.hf import resolve_device
 
         try:
             model = Detoxify(model_type=self.variant, checkpoint=str(self.checkpoint) if self.checkpoint else None,

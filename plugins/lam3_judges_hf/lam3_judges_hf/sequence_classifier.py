@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from lam3_core import UsageError, run_batched
-from lam3_core.hf import check_weights_available, weights_source
+from lam3_core.kit.hf import check_weights_available, weights_source
 
 ACTIVATIONS = ("sigmoid", "softmax")
 
@@ -68,7 +68,7 @@ class SequenceClassifier:
             return
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from lam3_core.hf import from_pretrained, resolve_device, resolve_dtype
+        from lam3_core.kit.hf import from_pretrained, resolve_device, resolve_dtype
 
         self.check_ready()
         source = str(Path(self.path).expanduser()) if self.path else self.model_id

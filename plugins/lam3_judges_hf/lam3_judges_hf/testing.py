@@ -22,7 +22,7 @@ def build_tiny_classifier(out_dir: str | Path, labels: Sequence[str] = TOXIC_BER
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    from lam3_core.tinymodels import build_bpe_tokenizer
+    from lam3_core.testing.tinymodels import build_bpe_tokenizer
 
     out_dir = Path(out_dir)
     tok = build_bpe_tokenizer()

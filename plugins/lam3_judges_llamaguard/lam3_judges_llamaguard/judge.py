@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, is_out_of_memory, neutralise, run_batched
-from lam3_core.hf import check_weights_available, weights_source
+from lam3_core.kit.hf import check_weights_available, weights_source
 from lam3_judges_llamaguard import __version__
 from lam3_judges_llamaguard.categories import MalformedVerdict, load_categories, parse_verdict
 from lam3_judges_llamaguard.prompt_format import FORMATS
@@ -125,7 +125,7 @@ class LlamaGuardJudge(Judge):
         """(tokenizer, model) from ``path`` or the hub id; separate so a benchmark can hand in its own."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from lam3_core.hf import from_pretrained, quantization_config, resolve_device, resolve_dtype
+        from lam3_core.kit.hf import from_pretrained, quantization_config, resolve_device, resolve_dtype
 
         self.check_ready()
         source = str(Path(self.path).expanduser()) if self.path else self.model_id

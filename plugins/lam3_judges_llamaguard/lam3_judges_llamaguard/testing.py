@@ -53,7 +53,7 @@ def build_guard_tokenizer(version: int = 2, template: str | None = None, vocab_s
 
     Llama Guard 3's tokenizer uses ``<|begin_of_text|>`` as its BOS, as the real one does.
     """
-    from lam3_core.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
+    from lam3_core.testing.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
     from lam3_judges_llamaguard.prompt_format import FORMATS
 
     specials = ["safe", "unsafe", "S1", "S10", *(LLAMA3_SPECIALS if version == 3 else [])]

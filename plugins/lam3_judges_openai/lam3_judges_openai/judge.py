@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import openai
 
-from lam3_core import Judge, JudgeItem, Score, apicall
-from lam3_core.arguments import check_number
+from lam3_core import Judge, JudgeItem, Score
+from lam3_core.kit import apicall
+from lam3_core.kit.arguments import check_number
 from lam3_judges_openai import __version__
 
 log = logging.getLogger("lam3.openai_moderation")

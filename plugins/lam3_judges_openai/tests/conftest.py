@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from lam3_judges_openai.judge import OpenAIModerationJudge
 
-from lam3_core.fakehttp import Reply, serve_http
+from lam3_core.testing.fakehttp import Reply, serve_http
 
 KEY = "sk-lam3-test-7Qx2pLm9-secret"
 CATEGORIES = (

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 
 from googleapiclient.errors import HttpError, UnknownApiNameOrVersion
 
-from lam3_core import Judge, JudgeItem, Score, UsageError, apicall
-from lam3_core.arguments import as_names, check_number
+from lam3_core import Judge, JudgeItem, Score, UsageError
+from lam3_core.kit import apicall
+from lam3_core.kit.arguments import as_names, check_number
 from lam3_judges_perspective import __version__, service
 
 log = logging.getLogger("lam3.perspective")

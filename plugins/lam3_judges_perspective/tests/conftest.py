@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lam3_judges_perspective.judge import PerspectiveJudge
 
-from lam3_core.fakehttp import Reply, serve_http
+from lam3_core.testing.fakehttp import Reply, serve_http
 
 KEY = "AIza-lam3-test-Kq81vWzt-secret"
 ANALYZE_PATH = "/v1alpha1/comments:analyze"

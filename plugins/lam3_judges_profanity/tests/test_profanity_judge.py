@@ -13,7 +13,7 @@ from lam3_judges_profanity.judge import EMPTY, ProfanityJudge
 from sklearn.metrics import roc_auc_score
 
 from lam3_core import JudgeItem, UsageError
-from lam3_core.plugins import load_plugins
+from lam3_core.contract.manager import load_plugins
 from lam3_core.testing import run_lam3
 
 TOXICITY = Path("/work/shared/data/toxicity")
@@ -117,7 +117,7 @@ def test_missing_library_is_a_usage_error_on_first_use(monkeypatch):
 
 def test_registration_and_construction_import_no_model():
     code = (
-        "import sys; from lam3_core.plugins import load_plugins; "
+        "import sys; from lam3_core.contract.manager import load_plugins; "
         "judge = load_plugins().get('judge', 'profanity').create(batch_size=8); "
         "print(judge.batch_size, 'profanity_check' in sys.modules, 'sklearn' in sys.modules)"
     )

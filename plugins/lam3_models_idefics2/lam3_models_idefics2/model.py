@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lam3_core.hf_vlm import HFVisionLanguageModel
+from lam3_core.kit.hf_vlm import HFVisionLanguageModel
 
 
 class Idefics2Model(HFVisionLanguageModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lam3_core.tinyvlm import build_tiny_idefics2
+from lam3_core.testing.tinyvlm import build_tiny_idefics2
 
 
 @pytest.fixture(scope="session")

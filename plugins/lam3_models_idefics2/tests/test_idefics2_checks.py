@@ -2,7 +2,7 @@
 
 from lam3_models_idefics2.model import Idefics2Model
 
-from lam3_core.tinyvlm import VLMPluginChecks
+from lam3_core.testing.vlm_checks import VLMPluginChecks
 
 
 class TestIdefics2Checks(VLMPluginChecks):

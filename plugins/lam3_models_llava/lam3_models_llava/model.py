@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lam3_core.hf_vlm import HFVisionLanguageModel
+from lam3_core.kit.hf_vlm import HFVisionLanguageModel
 
 
 class LlavaModel(HFVisionLanguageModel):

@@ -2,7 +2,7 @@
 
 from lam3_models_llava.model import LlavaModel
 
-from lam3_core.tinyvlm import VLMPluginChecks
+from lam3_core.testing.vlm_checks import VLMPluginChecks
 
 
 class TestLlavaChecks(VLMPluginChecks):

@@ -7,7 +7,7 @@ from itertools import combinations
 
 import numpy as np
 
-from lam3_core.records import EnsembleVerdict, Generation, Verdict
+from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
 
 BOOTSTRAP_RESAMPLES = 2000
 

@@ -1,12 +1,7 @@
-"""Tiny random LLaVA-1.5 and Idefics2 checkpoints, and the checks every VLM plugin must pass (no downloads).
+"""The behaviour checks every ``HFVisionLanguageModel`` plugin must pass, on tiny local checkpoints.
 
-Each builder saves a model and its processor to a directory with the real transformers
-classes and the real chat templates, so plugins load it exactly as they load the published
-checkpoint (``from_pretrained(dir, local_files_only=True)``). The processors take real-size
-images when asked (336 px for LLaVA, 980 px for Idefics2), which the GPU benchmark uses
-with the published architectures. ``VLMPluginChecks`` is the behaviour suite that each
-``HFVisionLanguageModel`` plugin's tests subclass, so the plugins share one set of checks.
-Imports pytest (and transformers when building): use it from tests and benchmarks only.
+Each VLM plugin's tests subclass ``VLMPluginChecks`` and name their class and builder, so the
+plugins share one set of checks. Imports pytest: use it from tests only.
 """
 
 from __future__ import annotations
@@ -18,146 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from lam3_core.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
-
-# Verbatim copies of the published chat templates (llava-hf/llava-1.5-7b-hf, HuggingFaceM4/idefics2-8b).
-LLAVA_CHAT_TEMPLATE = (
-    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': '}}{% endif %}"
-    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
-    "{% if message['role'] != 'assistant' %}"
-    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
-    "{{ content['text'] + ' '}}{% endfor %}"
-    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
-    "{% generation %}{{ content['text'] + ' '}}{% endgeneration %}{% endfor %}{% endif %}"
-    "{% endfor %}{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
-)
-IDEFICS2_CHAT_TEMPLATE = (
-    "{% for message in messages %}{{message['role'].capitalize()}}"
-    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
-    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
-    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}"
-    "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
-)
-IDEFICS2_SPECIALS = ("<fake_token_around_image>", "<end_of_utterance>")
-_CORPUS = (*DEFAULT_CORPUS, "User: Assistant: System: USER: ASSISTANT: <end_of_utterance>")
-
-
-def _image_processor_class(name: str):
-    """The PIL image processor (no torchvision needed) where this transformers has one."""
-    import transformers
-
-    return getattr(transformers, f"{name}Pil", None) or getattr(transformers, name)
-
-
-def llava_processor(image_size: int = 28, patch_size: int = 14, tokenizer=None):
-    """A ``LlavaProcessor`` with the real llava-1.5 template and CLIP preprocessing at ``image_size``."""
-    from transformers import LlavaProcessor
-
-    tok = tokenizer or build_bpe_tokenizer(corpus=_CORPUS, chat_template=LLAVA_CHAT_TEMPLATE)
-    image_processor = _image_processor_class("CLIPImageProcessor")(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
-    )
-    return LlavaProcessor(
-        image_processor=image_processor, tokenizer=tok, patch_size=patch_size,
-        vision_feature_select_strategy="default", num_additional_image_tokens=1, chat_template=LLAVA_CHAT_TEMPLATE,
-    )
-
-
-def idefics2_processor(longest_edge: int = 56, shortest_edge: int = 28, image_seq_len: int = 4, tokenizer=None):
-    """An ``Idefics2Processor`` with the real idefics2-8b template; image splitting off."""
-    from transformers import Idefics2Processor
-
-    tok = tokenizer or build_bpe_tokenizer(
-        corpus=_CORPUS, specials=IDEFICS2_SPECIALS, chat_template=IDEFICS2_CHAT_TEMPLATE
-    )
-    image_processor = _image_processor_class("Idefics2ImageProcessor")(
-        size={"shortest_edge": shortest_edge, "longest_edge": longest_edge}, do_image_splitting=False
-    )
-    return Idefics2Processor(
-        image_processor=image_processor, tokenizer=tok, image_seq_len=image_seq_len,
-        chat_template=IDEFICS2_CHAT_TEMPLATE,
-    )
-
-
-def _generation_config(tok):
-    """Only ``</s>`` as EOS, as in the published checkpoints: plugins must add their own stop tokens."""
-    from transformers import GenerationConfig
-
-    return GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-
-
-def tiny_llava_config(tok, hidden: int = 64, image_size: int = 28, patch_size: int = 14):
-    """A 2-layer LLaVA config whose vocabulary and special ids match ``tok``."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
-
-    return LlavaConfig(
-        vision_config=CLIPVisionConfig(
-            hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=2,
-            image_size=image_size, patch_size=patch_size, projection_dim=hidden,
-        ),
-        text_config=LlamaConfig(
-            vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        ),
-        image_token_index=tok.convert_tokens_to_ids("<image>"),
-        image_seq_length=(image_size // patch_size) ** 2,
-        vision_feature_select_strategy="default", vision_feature_layer=-2,
-    )
-
-
-def tiny_idefics2_config(tok, image_token_id: int, hidden: int = 64, image_size: int = 56, latents: int = 4):
-    """A 2-layer Idefics2 config (Mistral text model) whose vocabulary and special ids match ``tok``."""
-    from transformers import Idefics2Config, MistralConfig
-
-    return Idefics2Config(
-        vision_config=dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=image_size, patch_size=14),
-        perceiver_config=dict(hidden_size=hidden, resampler_n_latents=latents, resampler_depth=1, resampler_n_heads=2,
-                              resampler_head_dim=hidden // 2, num_key_value_heads=1),
-        text_config=MistralConfig(
-            vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        ),
-        image_token_id=image_token_id,
-    )
-
-
-def build_tiny_llava(directory: str | Path, seed: int = 0, hidden: int = 64) -> Path:
-    """Save a tiny random ``LlavaForConditionalGeneration`` and its processor to ``directory``."""
-    import torch
-    from transformers import LlavaForConditionalGeneration
-
-    directory = Path(directory)
-    processor = llava_processor()
-    tok = processor.tokenizer
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(tiny_llava_config(tok, hidden=hidden)).eval()
-    model.generation_config = _generation_config(tok)
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
-
-
-def build_tiny_idefics2(directory: str | Path, seed: int = 0, hidden: int = 64) -> Path:
-    """Save a tiny random ``Idefics2ForConditionalGeneration`` and its processor to ``directory``."""
-    import torch
-    from transformers import Idefics2ForConditionalGeneration
-
-    directory = Path(directory)
-    processor = idefics2_processor()
-    tok = processor.tokenizer
-    torch.manual_seed(seed)
-    model = Idefics2ForConditionalGeneration(tiny_idefics2_config(tok, processor.image_token_id, hidden=hidden)).eval()
-    model.generation_config = _generation_config(tok)
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
-
-
-# ----- shared behaviour checks for HFVisionLanguageModel plugins --------------------------------------------
 
 
 def _image_file(path: Path, mode: str, colour) -> Path:
@@ -203,7 +58,7 @@ class VLMPluginChecks:
         """Four samples: RGB file, text only, RGBA in memory with a long prompt, palette file; all lengths differ."""
         from PIL import Image
 
-        from lam3_core.records import Sample
+        from lam3_core.interfaces.records import Sample
 
         d = tmp_path_factory.mktemp("images")
         return [
@@ -218,7 +73,7 @@ class VLMPluginChecks:
 
     def test_registered_without_importing_torch(self, vlm_name, vlm_class):
         code = (
-            "import sys; from lam3_core.plugins import load_plugins; "
+            "import sys; from lam3_core.contract.manager import load_plugins; "
             f"c = load_plugins().get('model', {vlm_name!r}); "
             "print(c.distribution, c.factory, 'torch' in sys.modules)"
         )
@@ -236,7 +91,7 @@ class VLMPluginChecks:
     def test_default_model_id_loads_from_hub_cache_and_records_revision(self, vlm_class, vlm_dir, tmp_path_factory):
         import shutil
 
-        from lam3_core.hf import hub_cache_dir
+        from lam3_core.kit.hf import hub_cache_dir
 
         cache = Path(hub_cache_dir())
         if not cache.is_relative_to(tmp_path_factory.getbasetemp()):
@@ -256,8 +111,8 @@ class VLMPluginChecks:
         assert (pinned.info()["revision"], pinned.info()["resolved_revision"]) == (commit, commit)
 
     def test_missing_weights_offline_names_model_cache_and_fix(self, vlm_class):
-        from lam3_core.errors import UsageError
-        from lam3_core.hf import hub_cache_dir
+        from lam3_core.interfaces.errors import UsageError
+        from lam3_core.kit.hf import hub_cache_dir
 
         with pytest.raises(UsageError) as err:
             vlm_class(path="lam3-tests/no-such-model").load()
@@ -267,7 +122,7 @@ class VLMPluginChecks:
         assert "hf download lam3-tests/no-such-model" in message
 
     def test_loader_gets_revision_offline_flag_attention_and_device_map(self, vlm_class, monkeypatch):
-        import lam3_core.hf_vlm
+        import lam3_core.kit.hf_vlm
 
         calls = []
 
@@ -275,14 +130,14 @@ class VLMPluginChecks:
             calls.append((loader.__name__, model_id, kwargs))
             raise RuntimeError("stop after recording")
 
-        monkeypatch.setattr(lam3_core.hf_vlm, "from_pretrained", record)
+        monkeypatch.setattr(lam3_core.kit.hf_vlm, "from_pretrained", record)
         model = vlm_class(path="org/model", revision="v1", local_files_only=True, device_map="auto",
                           attn_implementation="eager", dtype="bf16")
         with pytest.raises(RuntimeError, match="stop after recording"):
             model.load()
         name, model_id, kwargs = calls[0]
         assert (name, model_id, kwargs) == ("AutoProcessor", "org/model", {"revision": "v1", "local_files_only": True})
-        monkeypatch.setattr(lam3_core.hf_vlm, "from_pretrained", lambda loader, *a, **kw: (
+        monkeypatch.setattr(lam3_core.kit.hf_vlm, "from_pretrained", lambda loader, *a, **kw: (
             object() if loader.__name__ == "AutoProcessor" else record(loader, *a, **kw)))
         with pytest.raises(RuntimeError, match="stop after recording"):
             model.load()
@@ -301,7 +156,7 @@ class VLMPluginChecks:
 
     @pytest.mark.parametrize("quantization,layer", [("8bit", "Linear8bitLt"), ("4bit", "Linear4bit")])
     def test_bitsandbytes_quantization_on_cpu(self, vlm_class, vlm_dir, samples, quantization, layer):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         model = vlm_class(path=str(vlm_dir), quantization=quantization)
         try:
@@ -317,7 +172,7 @@ class VLMPluginChecks:
     # --- prompting and inputs ---
 
     def test_generate_returns_completions_in_input_order(self, vlm, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         out = vlm.generate(samples, GenConfig(max_new_tokens=4))
         assert len(out) == len(samples)
@@ -329,7 +184,7 @@ class VLMPluginChecks:
             assert completion.token_logprobs is None
 
     def test_system_prompt_goes_through_the_chat_template(self, vlm_class, vlm_dir, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         model = vlm_class(path=str(vlm_dir), system_prompt="Answer briefly.")
         (out,) = model.generate(samples[:1], GenConfig(max_new_tokens=2))
@@ -337,9 +192,9 @@ class VLMPluginChecks:
         assert model.info()["system_prompt"] == "Answer briefly."
 
     def test_missing_and_corrupt_images_are_usage_errors(self, vlm, tmp_path):
-        from lam3_core.errors import UsageError
-        from lam3_core.genconfig import GenConfig
-        from lam3_core.records import Sample
+        from lam3_core.interfaces.errors import UsageError
+        from lam3_core.interfaces.genconfig import GenConfig
+        from lam3_core.interfaces.records import Sample
 
         corrupt = tmp_path / "corrupt.png"
         corrupt.write_bytes(b"this is not a png")
@@ -349,9 +204,9 @@ class VLMPluginChecks:
             assert "'s-img'" in str(err.value) and str(ref) in str(err.value) and words in str(err.value)
 
     def test_empty_prompt_with_image_generates_without_image_is_usage_error(self, vlm, samples):
-        from lam3_core.errors import UsageError
-        from lam3_core.genconfig import GenConfig
-        from lam3_core.records import Sample
+        from lam3_core.interfaces.errors import UsageError
+        from lam3_core.interfaces.genconfig import GenConfig
+        from lam3_core.interfaces.records import Sample
 
         (out,) = vlm.generate([Sample("empty-img", "  ", samples[0].images)], GenConfig(max_new_tokens=3))
         assert out.prompt_sent.count("<image>") == 1
@@ -360,7 +215,7 @@ class VLMPluginChecks:
             vlm.generate([samples[1], Sample("empty-text", "")], GenConfig(max_new_tokens=3))
 
     def test_output_cleanup_strips_roles_and_cuts_at_the_next_turn(self):
-        from lam3_core.hf_vlm import clean_response
+        from lam3_core.kit.hf_vlm import clean_response
 
         assert self.cleanup_cases
         for raw, expected, cut in self.cleanup_cases:
@@ -369,7 +224,7 @@ class VLMPluginChecks:
     # --- batching ---
 
     def test_batched_greedy_equals_one_by_one(self, vlm, vlm_class, vlm_dir, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         gen = GenConfig(max_new_tokens=8)
         single = vlm_class(path=str(vlm_dir), batch_size=1)
@@ -383,7 +238,7 @@ class VLMPluginChecks:
     def test_out_of_memory_halves_the_batch_and_records_it(self, vlm_class, vlm_dir, samples, monkeypatch):
         import torch
 
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         model = vlm_class(path=str(vlm_dir), batch_size=4)
         model.load()
@@ -406,7 +261,7 @@ class VLMPluginChecks:
     # --- generation config ---
 
     def test_generation_kwargs_are_explicit(self, vlm, samples, monkeypatch):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         seen = []
         real_generate = vlm.model.generate
@@ -421,14 +276,14 @@ class VLMPluginChecks:
         assert set(vlm._stop_ids) <= set(greedy["eos_token_id"])
 
     def test_checkpoint_sampling_defaults_never_apply(self, vlm, samples, monkeypatch):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         monkeypatch.setattr(vlm.model.generation_config, "top_k", 1)
         (group,) = vlm.sample(samples[:1], 6, GenConfig(max_new_tokens=6, seed=0))
         assert len({tuple(c.info["token_ids"]) for c in group}) > 1
 
     def test_max_and_min_new_tokens_are_honoured(self, vlm, samples, monkeypatch):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         out = vlm.generate(samples, GenConfig(max_new_tokens=3), trace=True)
         assert all(len(c.tokens) <= 3 for c in out)
@@ -440,7 +295,7 @@ class VLMPluginChecks:
         assert all(len(c.tokens) == 5 and c.info["token_ids"][0] not in first_tokens for c in forced)
 
     def test_seed_makes_sampling_reproducible(self, vlm, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         def draw(seed):
             return [[c.info["token_ids"] for c in group] for group in vlm.sample(
@@ -452,14 +307,14 @@ class VLMPluginChecks:
     # --- traces and K-sampling ---
 
     def test_trace_gives_finite_logprobs_of_the_generated_tokens(self, vlm, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         for c in vlm.generate(samples, GenConfig(max_new_tokens=6), trace=True):
             assert 1 <= len(c.token_logprobs) == len(c.tokens) == len(c.info["token_ids"]) <= 6
             assert all(math.isfinite(x) and x <= 0 for x in c.token_logprobs)
 
     def test_logprobs_end_at_the_first_stop_token_within_a_batch(self, vlm, samples, monkeypatch):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         gen = GenConfig(max_new_tokens=8)
         free = vlm.generate(samples, gen, trace=True)
@@ -477,7 +332,7 @@ class VLMPluginChecks:
     def test_trace_attentions_and_hidden_states(self, vlm_class, vlm_dir, samples):
         import torch
 
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         model = vlm_class(path=str(vlm_dir), trace_attentions=True, trace_hidden_states=True)
         out = model.generate(samples, GenConfig(max_new_tokens=4), trace=True)
@@ -496,7 +351,7 @@ class VLMPluginChecks:
     def test_token_logprobs_are_nan_after_each_rows_length(self):
         import torch
 
-        from lam3_core.hf_vlm import generated_lengths, token_logprobs
+        from lam3_core.kit.hf_vlm import generated_lengths, token_logprobs
 
         tokens = torch.tensor([[5, 2, 0, 0], [7, 6, 5, 4]])
         lengths = generated_lengths(tokens, [2, 9])
@@ -508,7 +363,7 @@ class VLMPluginChecks:
         assert torch.isnan(lp[0, 2:]).all()
 
     def test_k_samples_are_grouped_by_prompt(self, vlm, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         greedy = vlm.generate(samples, GenConfig(max_new_tokens=5), trace=True)
         near_greedy = vlm.sample(samples, 2, GenConfig(max_new_tokens=5, temperature=1e-4, seed=0))
@@ -516,7 +371,7 @@ class VLMPluginChecks:
             assert [c.info["token_ids"] for c in group] == [single.info["token_ids"]] * 2
 
     def test_sample_k_responses_per_prompt_with_logprobs(self, vlm, samples):
-        from lam3_core.genconfig import GenConfig
+        from lam3_core.interfaces.genconfig import GenConfig
 
         groups = vlm.sample(samples, 3, GenConfig(max_new_tokens=5, seed=1))
         assert [len(g) for g in groups] == [3, 3, 3, 3]
@@ -532,7 +387,7 @@ class VLMPluginChecks:
     def test_target_loss_gives_pixel_gradients(self, vlm, samples):
         import torch
 
-        from lam3_core.errors import UsageError
+        from lam3_core.interfaces.errors import UsageError
 
         loss, pixels = vlm.target_loss(samples[0], "Sure, here is how")
         loss.backward()

@@ -14,7 +14,7 @@ arbiter's verdict decides the items in disagreement (and only those are sent to 
 
 from __future__ import annotations
 
-from lam3_core.records import EnsembleVerdict, Verdict
+from lam3_core.interfaces.records import EnsembleVerdict, Verdict
 
 
 def combine(

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from lam3_core.tabular import json_lines
+from lam3_core.kit.tabular import json_lines
 
 
 def read_jsonl(path: Path, repair: bool = False) -> list[dict]:

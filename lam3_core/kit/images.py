@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lam3_core.errors import UsageError
+from lam3_core.interfaces.errors import UsageError
 
 
 def load_image(ref: Any):

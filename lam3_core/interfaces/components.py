@@ -11,8 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from lam3_core.genconfig import GenConfig
-from lam3_core.records import Completion, JudgeItem, Sample, Score
+from lam3_core.interfaces.genconfig import GenConfig
+from lam3_core.interfaces.records import Completion, JudgeItem, Sample, Score
 
 SECRET_WORDS = ("key", "token", "secret", "password")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from lam3_core.components import Judge, Model
-from lam3_core.hookspecs import hookimpl
-from lam3_core.records import Completion, Score
+from lam3_core.interfaces.components import Judge, Model
+from lam3_core.contract.hookspecs import hookimpl
+from lam3_core.interfaces.records import Completion, Score
 
 
 class FakeModel(Model):

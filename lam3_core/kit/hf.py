@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lam3_core.errors import UsageError
+from lam3_core.interfaces.errors import UsageError
 
 _DTYPES = {
     "float32": "float32",

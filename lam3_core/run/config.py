@@ -6,9 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from lam3_core.components import redact
-from lam3_core.errors import UsageError
-from lam3_core.genconfig import GenConfig
+from lam3_core.interfaces.components import redact
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.genconfig import GenConfig
 
 STRATEGIES = ("any", "all", "majority", "mean", "weighted", "max")
 GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "attacks", "gen", "seed")

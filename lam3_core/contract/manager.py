@@ -20,9 +20,9 @@ from importlib import metadata
 
 import pluggy
 
-from lam3_core import hookspecs
-from lam3_core.errors import PluginError, UsageError
-from lam3_core.registry import KINDS, Component, Registrar, Registry
+from lam3_core.contract import hookspecs
+from lam3_core.interfaces.errors import PluginError, UsageError
+from lam3_core.contract.registry import KINDS, Component, Registrar, Registry
 
 log = logging.getLogger("lam3")
 
@@ -91,7 +91,7 @@ class Plugins:
                     name,
                     f"implements unknown hook(s) {', '.join(unknown)} "
                     f"(lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; "
-                    "check the names against lam3_core.hookspecs)",
+                    "check the names against lam3_core.contract.hookspecs)",
                 )
             )
             return False

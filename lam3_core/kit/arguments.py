@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lam3_core.errors import UsageError
+from lam3_core.interfaces.errors import UsageError
 
 
 def check_number(owner: str, arg: str, value: object, positive: bool = False, integer: bool = False,

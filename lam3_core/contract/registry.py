@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lam3_core.errors import PluginError, UsageError
+from lam3_core.interfaces.errors import PluginError, UsageError
 
 KINDS = ("model", "judge", "attack", "uncertainty_metric", "dataset")
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")

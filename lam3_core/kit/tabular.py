@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from lam3_core.errors import UsageError
+from lam3_core.interfaces.errors import UsageError
 
 SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from lam3_core.errors import UsageError
+from lam3_core.interfaces.errors import UsageError
 
 
 @dataclass(frozen=True)

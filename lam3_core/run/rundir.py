@@ -9,8 +9,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lam3_core.errors import UsageError
-from lam3_core.store import write_json_atomic
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.run.store import write_json_atomic
 
 log = logging.getLogger("lam3")
 
