@@ -14,9 +14,9 @@ from pathlib import Path
 import click
 
 from lam3_core import __version__
-from lam3_core.run.config import STRATEGIES, RunConfig, load_yaml, parse_judge_pairs, parse_pairs, resolve
-from lam3_core.interfaces.errors import Lam3Error, UsageError
 from lam3_core.contract.manager import Plugins, load_plugins
+from lam3_core.interfaces.errors import Lam3Error, UsageError
+from lam3_core.run.config import STRATEGIES, RunConfig, load_yaml, parse_judge_pairs, parse_pairs, resolve
 from lam3_core.run.rundir import FILES, RunDir
 
 
@@ -180,8 +180,8 @@ def _generation_body(stage, samples, model_component, judges):
 
 
 def _judge_and_aggregate(stage, judges, gens):
-    from lam3_core.run import pipeline
     from lam3_core.analysis.summary import by_judge, ensemble_members, needs_arbiter
+    from lam3_core.run import pipeline
 
     cfg = stage.cfg
     pipeline.judge_records(stage, {n: j for n, j in judges.items() if n in cfg.judges}, gens)
@@ -194,10 +194,10 @@ def _judge_and_aggregate(stage, judges, gens):
 
 
 def _aggregate(rundir: RunDir, cfg: RunConfig, gens) -> dict:
-    from lam3_core.run import pipeline
     from lam3_core.analysis.report import render
-    from lam3_core.run.store import write_json_atomic, write_text_atomic
     from lam3_core.analysis.summary import build_summary
+    from lam3_core.run import pipeline
+    from lam3_core.run.store import write_json_atomic, write_text_atomic
 
     summary, ensemble = build_summary(gens, pipeline.read_verdicts(rundir), cfg)
     write_text_atomic(rundir.file("ensemble"), "".join(json.dumps(e.to_dict()) + "\n" for e in ensemble.values()))
@@ -255,8 +255,8 @@ def generate_command(**kw):
 def _import_generations(source: Path, rundir: RunDir) -> None:
     """Copy a generations file made elsewhere into the run directory (skipping records it has)."""
     from lam3_core.interfaces.records import Generation
-    from lam3_core.run.store import JsonlAppender
     from lam3_core.kit.tabular import read_rows
+    from lam3_core.run.store import JsonlAppender
 
     records = []
     for lineno, row in read_rows(source):

@@ -6,9 +6,9 @@ import pytest
 
 from lam3_core import GenConfig, UsageError, neutralise, run_batched
 from lam3_core.interfaces.components import redact
+from lam3_core.interfaces.records import Score
 from lam3_core.run.config import parse_judge_pairs, parse_pairs, parse_value, resolve
 from lam3_core.run.pipeline import redact_argv
-from lam3_core.interfaces.records import Score
 from lam3_core.run.store import JsonlAppender, read_jsonl
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lam3_core.interfaces.errors import PluginError, UsageError
 from lam3_core.contract.manager import load_plugins
+from lam3_core.interfaces.errors import PluginError, UsageError
 
 GOOD = """
 from lam3_core import hookimpl

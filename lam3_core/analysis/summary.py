@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lam3_core.run.config import RunConfig
 from lam3_core.analysis.ensemble import arbitrate, combine
 from lam3_core.analysis.metrics import agreement, attack_success, judge_stats, refusal
 from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
+from lam3_core.run.config import RunConfig
 
 SOCIAL_TOXICITY = "social_toxicity"
 

@@ -24,9 +24,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lam3_core.kit.cachedir import cache_dir as lam3_cache_dir
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.records import Sample
+from lam3_core.kit.cachedir import cache_dir as lam3_cache_dir
 
 VERSION = "mini-v1"
 SOURCE = "lam3 mini v1"

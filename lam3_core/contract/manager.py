@@ -21,8 +21,8 @@ from importlib import metadata
 import pluggy
 
 from lam3_core.contract import hookspecs
-from lam3_core.interfaces.errors import PluginError, UsageError
 from lam3_core.contract.registry import KINDS, Component, Registrar, Registry
+from lam3_core.interfaces.errors import PluginError, UsageError
 
 log = logging.getLogger("lam3")
 

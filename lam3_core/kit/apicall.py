@@ -18,8 +18,8 @@ from datetime import UTC
 from typing import TypeVar
 from urllib.parse import quote, quote_plus
 
-from lam3_core.kit.arguments import check_number
 from lam3_core.interfaces.errors import UsageError
+from lam3_core.kit.arguments import check_number
 
 __all__ = ["RateLimiter", "api_key", "call_with_retries", "check_retry_settings", "scrub"]
 

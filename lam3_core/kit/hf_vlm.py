@@ -17,13 +17,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lam3_core.kit.batching import run_batched
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
+from lam3_core.interfaces.records import Completion, Sample
+from lam3_core.kit.batching import run_batched
 from lam3_core.kit.hf import cached_revision, from_pretrained, quantization_config, resolve_device, resolve_dtype
 from lam3_core.kit.images import load_image
-from lam3_core.interfaces.records import Completion, Sample
 
 log = logging.getLogger("lam3")
 

@@ -14,8 +14,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from lam3_core.kit.cachedir import cache_dir
 from lam3_core.interfaces.records import Score
+from lam3_core.kit.cachedir import cache_dir
 
 
 def default_cache_path() -> Path:

@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lam3_core import __version__
-from lam3_core.kit.batching import is_out_of_memory
-from lam3_core.interfaces.components import SECRET_WORDS, Judge, Model
-from lam3_core.run.config import RunConfig
-from lam3_core.interfaces.errors import UsageError
 from lam3_core.contract.hookspecs import HOOKSPEC_VERSION
-from lam3_core.kit.images import check_image
-from lam3_core.run.judgecache import JudgeCache, NoCache, config_hash, default_cache_path
 from lam3_core.contract.manager import Plugins
+from lam3_core.interfaces.components import SECRET_WORDS, Judge, Model
+from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.records import Completion, Generation, JudgeItem, Sample, Score, Verdict
-from lam3_core.run.rundir import RunDir, RunInfo
-from lam3_core.run.environment import environment, now
-from lam3_core.run.store import JsonlAppender, read_jsonl
+from lam3_core.kit.batching import is_out_of_memory
+from lam3_core.kit.images import check_image
 from lam3_core.kit.tabular import SUFFIXES
+from lam3_core.run.config import RunConfig
+from lam3_core.run.environment import environment, now
+from lam3_core.run.judgecache import JudgeCache, NoCache, config_hash, default_cache_path
+from lam3_core.run.rundir import RunDir, RunInfo
+from lam3_core.run.store import JsonlAppender, read_jsonl
 
 log = logging.getLogger("lam3")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lam3_core.interfaces.components import Judge, Model
 from lam3_core.contract.hookspecs import hookimpl
+from lam3_core.interfaces.components import Judge, Model
 from lam3_core.interfaces.records import Completion, Score
 
 
