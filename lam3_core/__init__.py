@@ -7,7 +7,17 @@ from lam3_core.contract.hookspecs import HOOKSPEC_VERSION, hookimpl
 from lam3_core.interfaces.components import Attack, Judge, Model, UncertaintyMetric, redact
 from lam3_core.interfaces.errors import Lam3Error, PluginError, UsageError
 from lam3_core.interfaces.genconfig import GenConfig
-from lam3_core.interfaces.records import Completion, EnsembleVerdict, Generation, JudgeItem, Sample, Score, Verdict
+from lam3_core.interfaces.records import (
+    Completion,
+    EnsembleVerdict,
+    Generation,
+    JudgeItem,
+    Sample,
+    SampledAnswer,
+    Score,
+    UncertaintyItem,
+    Verdict,
+)
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.images import check_image, load_image
 from lam3_core.kit.neutralise import neutralise
@@ -27,7 +37,9 @@ __all__ = [
     "Model",
     "PluginError",
     "Sample",
+    "SampledAnswer",
     "Score",
+    "UncertaintyItem",
     "UncertaintyMetric",
     "UsageError",
     "Verdict",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 
-from lam3_core import Attack, Sample, UncertaintyMetric, hookimpl
+from lam3_core import Attack, Sample, SampledAnswer, UncertaintyItem, UncertaintyMetric, hookimpl
 from lam3_core.contract import hookspecs
 from lam3_core.testing import FakeJudge, FakeModel
 
@@ -40,7 +40,7 @@ class LengthMetric(UncertaintyMetric):
     name = "length"
 
     def compute(self, items):
-        return [float(len(i["samples"])) for i in items]
+        return [float(len(i.samples)) for i in items]
 
 
 class Registering:
@@ -105,7 +105,8 @@ def test_hook_lam3_register_uncertainty_metrics(lam3_run):
     from lam3_core.contract.manager import load_plugins
 
     metric = load_plugins([("registering", Registering())]).get("uncertainty_metric", "length").create()
-    assert metric.compute([{"prompt": "p", "samples": ["a", "b", "c"], "logprobs": []}]) == [3.0]
+    answers = tuple(SampledAnswer(t, (-0.1,)) for t in "abc")
+    assert metric.compute([UncertaintyItem("q1", "p", answers)]) == [3.0]
     listing = lam3_run("plugins", "--json", plugins=[("registering", Registering())])
     assert '"uncertainty_metric"' in listing.output and '"length"' in listing.output
 

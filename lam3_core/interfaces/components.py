@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
 
 from lam3_core.interfaces.genconfig import GenConfig
-from lam3_core.interfaces.records import Completion, JudgeItem, Sample, Score
+from lam3_core.interfaces.records import Completion, JudgeItem, Sample, Score, UncertaintyItem
 
 SECRET_WORDS = ("key", "token", "secret", "password")
 
@@ -72,14 +71,22 @@ class Judge(ABC):
 
 
 class Attack(ABC):
-    """Turns samples into attacked samples (one or more per input sample)."""
+    """Turns samples into attacked samples (one or more per input sample).
+
+    The factory receives the user's ``--attack-arg NAME.k=v`` values. ``apply`` is called only
+    on samples that have no attacked version in the run directory yet, so an expensive attack
+    is never recomputed on resume.
+    """
 
     name: str = "attack"
     needs_model: bool = False
 
     @abstractmethod
     def apply(self, samples: Sequence[Sample], model: Model | None = None) -> list[Sample]:
-        """Attacked samples; each keeps the original ``id`` and sets ``meta['variant']`` if several."""
+        """Attacked samples, in input order. Each keeps the original ``id``; several versions of
+        one sample set distinct ``meta['variant']`` values. ``images`` may hold in-memory PIL
+        images: the core writes them as lossless PNG into the run directory. ``meta['attack_info']``
+        (a dict) is stored in the generation record."""
 
 
 class UncertaintyMetric(ABC):
@@ -88,5 +95,6 @@ class UncertaintyMetric(ABC):
     name: str = "uncertainty"
 
     @abstractmethod
-    def compute(self, items: Sequence[dict[str, Any]]) -> list[float]:
-        """One value per item; an item holds ``prompt``, ``samples`` (texts) and ``logprobs``."""
+    def compute(self, items: Sequence[UncertaintyItem]) -> list[float]:
+        """One value per item, higher = more uncertain; NaN where the item lacks what the metric
+        needs (say why in the log)."""

@@ -19,7 +19,15 @@ def _from_dict(cls, data: dict):
 
 @dataclass
 class Sample:
-    """One request from a dataset. ``harmful`` says whether the request itself is harmful."""
+    """One request from a dataset. ``harmful`` says whether the request itself is harmful.
+
+    ``images`` are paths or in-memory PIL images. ``meta`` is free-form for datasets; keys the
+    core reads: ``target`` (an affirmative target continuation, for white-box attacks),
+    ``context`` (a context string the judges see, e.g. HarmBench's contextual behaviours),
+    and, on attacked samples, ``variant`` (which of several attacked versions of one sample:
+    an int or a short name) and ``attack_info`` (a dict the core stores in the generation
+    record, e.g. a PGD attack's final loss).
+    """
 
     id: str
     prompt: str
@@ -55,7 +63,7 @@ class Generation:
     request: str
     prompt: str
     response: str
-    variant: int = 0
+    variant: int | str = 0
     images: list[str] = field(default_factory=list)
     category: str | None = None
     harmful: bool | None = None
@@ -68,7 +76,7 @@ class Generation:
     info: dict = field(default_factory=dict)
 
     @staticmethod
-    def make_id(sample_id: str, attack: str, variant: int = 0) -> str:
+    def make_id(sample_id: str, attack: str, variant: int | str = 0) -> str:
         return f"{sample_id}::{attack}::{variant}"
 
     def to_dict(self) -> dict:
@@ -81,12 +89,20 @@ class Generation:
 
 @dataclass
 class JudgeItem:
-    """What a judge sees: the user's request, the model's response and the images."""
+    """What a judge sees: the user's request, the model's response and the images.
+
+    ``images`` are the paths of the images the model was shown (the dataset's, or the
+    attack's when an attack drew one). ``context`` is the sample's context string when the
+    dataset has one (HarmBench's contextual behaviours). ``label`` is the reference answer
+    when the dataset has one (for judges that score correctness).
+    """
 
     request: str
     response: str
     images: list[str] = field(default_factory=list)
     record_id: str | None = None
+    context: str | None = None
+    label: str | None = None
 
 
 @dataclass
@@ -162,3 +178,27 @@ class EnsembleVerdict:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SampledAnswer:
+    """One answer drawn from a model with the natural-log probability of each of its tokens."""
+
+    text: str
+    token_logprobs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class UncertaintyItem:
+    """What an uncertainty metric sees for one prompt.
+
+    ``samples`` are the K sampled answers; ``greedy`` is the greedy (or low-temperature)
+    answer whose correctness is judged, when there is one; ``correct`` says whether it was
+    right, when that is known (a dataset label or a judge).
+    """
+
+    id: str
+    question: str
+    samples: tuple[SampledAnswer, ...]
+    greedy: SampledAnswer | None = None
+    correct: bool | None = None
