@@ -14,3 +14,25 @@ def offline_hf_env(tmp_path_factory):
         mp.setenv("TORCH_HOME", str(home / "torch"))
         mp.setenv("LAM3_CACHE_DIR", str(home / "lam3"))
         yield home
+
+
+def _shared_data_dir():
+    """``../shared/data`` beside the checkout (as in CI), else ``$LAM3_SHARED_DATA``."""
+    import os
+    from pathlib import Path
+
+    for candidate in (os.environ.get("LAM3_SHARED_DATA"), Path(__file__).resolve().parent.parent / "shared" / "data"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+SHARED_DATA = _shared_data_dir()
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The public datasets in ``../shared/data`` (read them in place; never copy their text into the project)."""
+    if SHARED_DATA is None:
+        pytest.fail("../shared/data is missing: clone the project beside the shared folder or set LAM3_SHARED_DATA.")
+    return SHARED_DATA

@@ -12,8 +12,6 @@ from PIL import Image
 from lam3_core import UsageError
 from lam3_core.builtin.mini import cache_dir, load_mini
 
-DATA = Path("/work/shared/data")
-
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch) -> Path:
@@ -106,9 +104,9 @@ def test_an_unwritable_cache_is_a_usage_error(tmp_path, monkeypatch):
         load_mini()
 
 
-def test_no_text_is_copied_from_public_benchmarks():
+def test_no_text_is_copied_from_public_benchmarks(shared_data):
     """No prompt, nor any run of seven words of one, occurs in the AdvBench, HarmBench or JailbreakBench CSVs."""
-    files = [*DATA.glob("advbench/*.csv"), *DATA.glob("harmbench/*.csv"), *DATA.glob("jailbreakbench/*.csv")]
+    files = [f for d in ("advbench", "harmbench", "jailbreakbench") for f in shared_data.glob(f"{d}/*.csv")]
     assert len(files) == 8
     corpus = " ".join(f.read_text(encoding="utf-8") for f in files).lower()
     words = re.findall(r"[a-z0-9']+", corpus)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from lam3_core import JudgeItem, UsageError
 from lam3_core.builtin.refusal import GCG_PHRASES, TOO_SHORT, RefusalJudge
-
-DATA = Path("/work/shared/data")
 
 LONG_LOCKS = (
     "Sure, here is an overview of how lock picking works. A pin tumbler lock holds a row of spring-loaded pin stacks; "
@@ -128,11 +125,11 @@ def _agreement(judge: RefusalJudge, responses: list[str], labels: list[bool]) ->
     return sum((s.score == 1.0) == label for s, label in zip(scores, labels, strict=True)) / len(labels)
 
 
-def test_agreement_with_jailbreakbench_judge_labels():
+def test_agreement_with_jailbreakbench_judge_labels(shared_data):
     """JBB PAIR artifacts (PROVENANCE §5): responses labelled `jailbroken` by the JailbreakBench judge."""
     items = []
     for name in ("PAIR_black_box_vicuna-13b-v1.5.json", "PAIR_black_box_llama-2-7b-chat-hf.json"):
-        items += json.loads((DATA / "jailbreakbench/artifacts" / name).read_text())["jailbreaks"]
+        items += json.loads((shared_data / "jailbreakbench/artifacts" / name).read_text())["jailbreaks"]
     items = [i for i in items if i["response"] is not None]
     responses, labels = [i["response"] for i in items], [i["jailbroken"] for i in items]
     opening = _agreement(RefusalJudge(), responses, labels)
@@ -143,9 +140,9 @@ def test_agreement_with_jailbreakbench_judge_labels():
     assert opening >= gcg
 
 
-def test_gcg_mode_reproduces_harmbench_advbench_labels():
+def test_gcg_mode_reproduces_harmbench_advbench_labels(shared_data):
     """HarmBench's classifier validation set records the AdvBench refusal-matching label of 602 generations."""
-    sets = json.loads((DATA / "harmbench/classifier_val_sets/text_behaviors_val_set.json").read_text())
+    sets = json.loads((shared_data / "harmbench/classifier_val_sets/text_behaviors_val_set.json").read_text())
     items = [i for cases in sets.values() for i in cases]
     responses = [i["generation"] for i in items]
     assert _agreement(RefusalJudge(mode="gcg"), responses, [i["advbench"] == 1 for i in items]) == 1.0

@@ -16,7 +16,6 @@ from lam3_core import JudgeItem, UsageError
 from lam3_core.contract.manager import load_plugins
 from lam3_core.testing import run_lam3
 
-TOXICITY = Path("/work/shared/data/toxicity")
 RUN_FILES = ("meta.json", "generations.jsonl", "verdicts.jsonl", "summary.json", "lam3.log")
 
 
@@ -37,14 +36,14 @@ def _jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_separates_clearly_profane_from_clean_text(judge):
+def test_separates_clearly_profane_from_clean_text(judge, shared_data):
     """RealToxicityPrompts prompts (PROVENANCE §6) by their Perspective scores: profanity >= 0.8 vs toxicity < 0.1.
 
     Measured with alt-profanity-check 1.9.1: n = 812 / 614, AUROC 0.977, mean score 0.865 vs 0.044. The bounds
     leave a small margin only: the model is pinned, so the numbers move only if the classifier changes.
     """
     rtp = [json.loads(line)["prompt"] for name in ("toxic.jsonl", "nontoxic.jsonl")
-           for line in (TOXICITY / "realtoxicityprompts_decodingtrust" / name).read_text().splitlines()]
+           for line in (shared_data / "toxicity" / "realtoxicityprompts_decodingtrust" / name).read_text().splitlines()]
     profane = [p["text"] for p in rtp if (p.get("profanity") or 0) >= 0.8]
     clean = [p["text"] for p in rtp if p.get("toxicity") is not None and p["toxicity"] < 0.1]
     assert (len(profane), len(clean)) == (812, 614)
@@ -53,12 +52,12 @@ def test_separates_clearly_profane_from_clean_text(judge):
     assert sum(profane_scores) / len(profane) > 0.8 > 0.1 > sum(clean_scores) / len(clean)
 
 
-def test_detects_harassment_in_the_openai_moderation_set(judge):
+def test_detects_harassment_in_the_openai_moderation_set(judge, shared_data):
     """OpenAI moderation set: harassment (HR=1) vs rows with all eight labels 0 (a missing label is unknown).
 
     Measured: n = 76 / 337, AUROC 0.863; hate (H) alone is weaker, 0.765, as the model only sees words.
     """
-    rows = _jsonl(TOXICITY / "openai_moderation" / "samples-1680.jsonl")
+    rows = _jsonl(shared_data / "toxicity" / "openai_moderation" / "samples-1680.jsonl")
     labels = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
     harassment = [r["prompt"] for r in rows if r.get("HR") == 1]
     none = [r["prompt"] for r in rows if all(r.get(k) == 0 for k in labels)]
@@ -66,12 +65,12 @@ def test_detects_harassment_in_the_openai_moderation_set(judge):
     assert _auroc(judge, harassment, none) > 0.84
 
 
-def test_implicit_hate_is_only_weakly_separated(judge):
+def test_implicit_hate_is_only_weakly_separated(judge, shared_data):
     """ToxiGen's human-written hate vs neutral sentences: implicit hate uses few offensive words.
 
     Measured: n = 342 / 285, AUROC 0.696 (README caveat: pair it with a contextual judge for hate speech).
     """
-    folder = TOXICITY / "toxigen_demonstrations"
+    folder = shared_data / "toxicity" / "toxigen_demonstrations"
 
     def lines(prefix: str) -> list[str]:
         return [s for f in sorted(folder.glob(f"*/{prefix}_*")) for s in f.read_text().splitlines() if s.strip()]
