@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from lam3_core.interfaces.errors import UsageError
 
@@ -79,13 +80,26 @@ def quantization_config(quantization: str | None, compute_dtype=None, double_qua
     raise UsageError(f"Unknown quantization {quantization!r}.", "Use one of: none, 4bit (NF4), nf4, fp4, 8bit.")
 
 
-def missing_weights_error(model_id: str, revision: str | None, cause: BaseException) -> UsageError:
+class MissingWeights(UsageError):
+    """Weights that are neither at the given path nor in the local Hugging Face cache.
+
+    Runs collect these from the model and every judge before any generation and report them
+    together, each with the exact option that points lam3 at local weights.
+    """
+
+
+def missing_weights_error(model_id: str, revision: str | None, cause: BaseException, option: str = "path=DIR",
+                          gated: bool = False) -> MissingWeights:
+    """The missing-weights message: where lam3 looked, how to fetch the weights elsewhere, the option to pass."""
     rev = revision or "main"
-    return UsageError(
+    gate = (f" {model_id} is gated: accept its licence on huggingface.co and log in (`hf auth login`) before "
+            "downloading." if gated else "")
+    online = "" if hub_offline() else " If this machine has no internet, set HF_HUB_OFFLINE=1 so nothing is retried."
+    return MissingWeights(
         f"Weights for {model_id!r} (revision {rev}) were not found locally in {hub_cache_dir()} "
         f"and could not be downloaded ({type(cause).__name__}).",
         f"On a machine with internet run `hf download {model_id} --revision {rev}` and copy the "
-        f"cache (or set HF_HOME to it), or pass path=/local/model/dir.",
+        f"cache (or set HF_HOME to it), or pass {option} with a local copy.{gate}{online}",
     )
 
 
@@ -98,9 +112,7 @@ def from_pretrained(
     """
     if local_files_only is None:
         local_files_only = hub_offline() or Path(model_id).is_dir()
-    if not Path(model_id).exists() and (
-        model_id.startswith((".", "/", "~")) or os.sep in model_id.strip("/").replace("/", "", 1)
-    ):
+    if not Path(model_id).exists() and _looks_like_path(model_id):
         raise UsageError(
             f"Model path {model_id!r} does not exist.", "Pass path= an existing directory or a hub model id."
         )
@@ -108,6 +120,10 @@ def from_pretrained(
         return loader.from_pretrained(model_id, revision=revision, local_files_only=local_files_only, **kwargs)
     except OSError as exc:
         raise missing_weights_error(model_id, revision, exc) from exc
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep in name.strip("/").replace("/", "", 1)
 
 
 def cached_revision(model_id: str, revision: str | None) -> str | None:
@@ -124,21 +140,149 @@ def cached_revision(model_id: str, revision: str | None) -> str | None:
     return Path(found).parent.name if isinstance(found, str) else None
 
 
-def weights_source(model_id: str, path: str | None, revision: str | None) -> str:
-    """``model_id@commit`` (the cached commit, else the requested revision, else main), or ``path@local``:
-    what a judge's version string records about its weights."""
-    if path:
-        return f"{path}@local"
-    return f"{model_id}@{cached_revision(model_id, revision) or revision or 'main'}"
+_HUB_REACHABLE: dict[str, bool] = {}
 
 
-def check_weights_available(owner: str, path: str | None, model_id: str, revision: str | None) -> None:
-    """Fail before a run starts when the weights cannot be found: ``path`` is not a folder, or the hub
-    is offline and ``model_id`` is not in the local cache. Loads nothing."""
-    if path and not Path(path).expanduser().is_dir():
-        raise UsageError(
-            f"{owner}: path {path!r} is not a directory.",
-            f"Pass {owner}.path= a folder holding config.json, the weights and the tokenizer.",
-        )
-    if not path and hub_offline() and cached_revision(model_id, revision) is None:
-        raise missing_weights_error(model_id, revision, FileNotFoundError("not in the local cache"))
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connection to the hub endpoint, remembered for the process (no retry storm)."""
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if endpoint not in _HUB_REACHABLE:
+        import socket
+
+        url = urlparse(endpoint)
+        try:
+            socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+            _HUB_REACHABLE[endpoint] = True
+        except OSError:
+            _HUB_REACHABLE[endpoint] = False
+    return _HUB_REACHABLE[endpoint]
+
+
+class HFLoadOptions(TypedDict, total=False):
+    """The loading arguments every Hugging Face plugin accepts, by the same names.
+
+    A plugin declares them with ``**load: Unpack[HFLoadOptions]`` so that lam3 checks the
+    user's ``--model-arg`` / ``--judge-arg`` names against them before the factory runs.
+    """
+
+    model: str
+    path: str
+    revision: str
+    local_files_only: bool
+    dtype: str
+    device: str
+    device_map: str | dict
+    attn_implementation: str
+    quantization: str
+    compute_dtype: str
+    double_quant: bool
+
+
+@dataclass(frozen=True)
+class HFLoadArgs:
+    """Where and how to load one checkpoint, shared by every Hugging Face plugin.
+
+    ``model`` is a hub id (each plugin has its default); ``path`` a local directory (or a hub
+    id) that replaces it. ``dtype`` auto means bf16 on a GPU and fp32 on the CPU;
+    ``quantization`` is none, 4bit/nf4, fp4 or 8bit (bitsandbytes). ``gated`` is set by the
+    plugin for hub models behind a licence click, so a missing-weights message says so.
+    """
+
+    model: str
+    path: str | None = None
+    revision: str | None = None
+    local_files_only: bool | None = None
+    dtype: str = "auto"
+    device: str | None = None
+    device_map: str | dict | None = None
+    attn_implementation: str | None = None
+    quantization: str | None = None
+    compute_dtype: str | None = None
+    double_quant: bool = True
+    gated: bool = False
+
+    @classmethod
+    def from_options(cls, options: HFLoadOptions | dict, **defaults) -> HFLoadArgs:
+        """The user's options on top of the plugin's ``defaults`` (``model=`` at least)."""
+        merged = {**defaults, **{k: v for k, v in options.items() if v is not None}}
+        if merged.get("quantization") in ("", "none"):
+            merged["quantization"] = None
+        if merged.get("revision") is not None:
+            merged["revision"] = str(merged["revision"])
+        return cls(**merged)
+
+    @property
+    def source(self) -> str:
+        """What ``from_pretrained`` is given: the local path, else the hub id."""
+        return str(Path(self.path).expanduser()) if self.path else self.model
+
+    def weights_source(self) -> str:
+        """``model@commit`` (the cached commit, else the requested revision, else main), or ``path@local``."""
+        if self.path and Path(self.path).expanduser().is_dir():
+            return f"{self.path}@local"
+        return f"{self.source}@{cached_revision(self.source, self.revision) or self.revision or 'main'}"
+
+    def check_available(self, option: str) -> None:
+        """Raise ``MissingWeights`` unless the weights are at ``path`` or in the local cache (or the hub is
+        reachable and not switched off). ``option`` is what the user passes to point at local weights,
+        e.g. ``--judge-arg llamaguard.path=DIR``. Loads nothing."""
+        if self.path and (Path(self.path).expanduser().exists() or _looks_like_path(self.path)):
+            if not Path(self.path).expanduser().is_dir():
+                raise MissingWeights(
+                    f"{option.split('=')[0]}: {self.path!r} is not a directory.",
+                    f"Pass {option} with a folder holding config.json, the weights and the tokenizer.",
+                )
+            return
+        if cached_revision(self.source, self.revision) is not None:
+            return
+        if hub_offline() or self.local_files_only:
+            raise missing_weights_error(self.source, self.revision, FileNotFoundError("not in the local cache"),
+                                        option, self.gated)
+        if not hub_reachable():
+            raise missing_weights_error(self.source, self.revision, ConnectionError("the hub is unreachable"),
+                                        option, self.gated)
+
+    def resolved_device(self) -> str:
+        return resolve_device(self.device)
+
+    def torch_dtype(self, device: str):
+        return resolve_dtype(self.dtype, device)
+
+    def load_processor(self, loader: Any, **kwargs):
+        """A tokenizer or processor from the same place as the weights."""
+        return from_pretrained(loader, self.source, revision=self.revision, local_files_only=self.local_files_only,
+                               **kwargs)
+
+    def load_model(self, loader: Any, **kwargs):
+        """The model in eval mode on its device, with this dtype, attention and quantisation."""
+        device = self.resolved_device()
+        dtype = self.torch_dtype(device)
+        compute = resolve_dtype(self.compute_dtype, device) if self.compute_dtype else dtype
+        quant = quantization_config(self.quantization, compute_dtype=compute, double_quant=self.double_quant)
+        options: dict[str, Any] = {"dtype": dtype, **kwargs}
+        if self.attn_implementation:
+            options["attn_implementation"] = self.attn_implementation
+        if quant is not None:
+            options["quantization_config"] = quant
+        device_map = self.device_map or ({"": device} if quant is not None else None)
+        if device_map is not None:
+            options["device_map"] = device_map
+        model = from_pretrained(loader, self.source, revision=self.revision, local_files_only=self.local_files_only,
+                                **options)
+        if device_map is None:
+            model.to(device)
+        return model.eval()
+
+    def describe(self) -> dict:
+        """What identifies these weights and settings (meta.json, judge versions)."""
+        return {
+            "model": self.source,
+            "revision": self.revision,
+            "dtype": self.dtype,
+            "quantization": self.quantization,
+            "compute_dtype": self.compute_dtype if self.quantization else None,
+            "double_quant": self.double_quant if self.quantization else None,
+            "attn_implementation": self.attn_implementation,
+        }

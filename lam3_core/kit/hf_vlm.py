@@ -15,14 +15,15 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Sample
+from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import run_batched
-from lam3_core.kit.hf import cached_revision, from_pretrained, quantization_config, resolve_device, resolve_dtype
+from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
 from lam3_core.kit.images import load_image
 
 log = logging.getLogger("lam3")
@@ -93,12 +94,12 @@ def clean_response(text: str, role_prefixes: Sequence[str], turn_markers: Sequen
 class HFVisionLanguageModel(Model):
     """A transformers image-text-to-text model (LLaVA-1.5, Idefics2, ...) behind the lam3 ``Model`` API.
 
-    Model arguments (all optional): ``path`` (hub id or local directory), ``revision``,
-    ``local_files_only``, ``dtype`` (auto: bf16 on GPU, fp32 on CPU), ``device``,
-    ``device_map``, ``attn_implementation`` (sdpa), ``quantization`` (none, 4bit/nf4, fp4,
-    8bit), ``compute_dtype`` and ``double_quant`` (4-bit), ``batch_size`` (8),
-    ``system_prompt``, ``trace_attentions`` and ``trace_hidden_states`` (what
-    ``generate(trace=True)`` puts in ``Completion.trace``). Weights load on first use.
+    Model arguments (all optional): the loading options every Hugging Face plugin shares
+    (``HFLoadOptions``: ``model``, ``path``, ``revision``, ``local_files_only``, ``dtype``,
+    ``device``, ``device_map``, ``attn_implementation`` (sdpa), ``quantization``,
+    ``compute_dtype``, ``double_quant``), plus ``batch_size`` (8), ``system_prompt``,
+    ``trace_attentions`` and ``trace_hidden_states`` (what ``generate(trace=True)`` puts in
+    ``Completion.trace``). Weights load on first use.
     """
 
     name = "hf_vlm"
@@ -109,33 +110,17 @@ class HFVisionLanguageModel(Model):
 
     def __init__(
         self,
-        path: str | None = None,
-        revision: str | None = None,
-        local_files_only: bool | None = None,
-        dtype: str = "auto",
-        device: str = "auto",
-        device_map: str | None = None,
-        attn_implementation: str = "sdpa",
-        quantization: str | None = None,
-        compute_dtype: str | None = None,
-        double_quant: bool = True,
         batch_size: int = 8,
         system_prompt: str | None = None,
         trace_attentions: bool = False,
         trace_hidden_states: bool = False,
+        **load: Unpack[HFLoadOptions],
     ):
-        if int(batch_size) < 1:
-            raise UsageError(f"batch_size must be >= 1, got {batch_size}.", "Pass e.g. --model-arg batch_size=8.")
-        self.model_id = str(path or self.default_model_id)
-        self.revision = None if revision is None else str(revision)
-        self.local_files_only = local_files_only
-        self.dtype_name = dtype
-        self.device_name = device
-        self.device_map = device_map
-        self.attn_implementation = attn_implementation
-        self.quantization = None if quantization in (None, "", "none") else str(quantization)
-        self.compute_dtype_name = compute_dtype
-        self.double_quant = bool(double_quant)
+        check_number(self.name, "batch_size", batch_size, positive=True, integer=True)
+        self.load_args = HFLoadArgs.from_options(load, model=self.default_model_id, attn_implementation="sdpa")
+        if trace_attentions and self.load_args.attn_implementation != "eager":
+            log.info("trace_attentions needs eager attention; %s will load with attn_implementation=eager", self.name)
+            self.load_args = dataclasses.replace(self.load_args, attn_implementation="eager")
         self.batch_size = int(batch_size)
         self.system_prompt = system_prompt or None
         self.trace_attentions = bool(trace_attentions)
@@ -143,6 +128,10 @@ class HFVisionLanguageModel(Model):
         self.backoffs: list[dict] = []
         self.model: Any = None
         self.processor: Any = None
+
+    @property
+    def model_id(self) -> str:
+        return self.load_args.source
 
     # ----- hooks a plugin may override -------------------------------------------------------------
 
@@ -156,31 +145,19 @@ class HFVisionLanguageModel(Model):
 
     # ----- loading ---------------------------------------------------------------------------------
 
+    def check_ready(self) -> None:
+        self.load_args.check_available("--model-arg path=DIR")
+
     def load(self) -> None:
         """Load the processor and the weights (once); called by every method that needs them."""
         if self.model is not None:
             return
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        self._device = resolve_device(self.device_name)
-        self._dtype = resolve_dtype(self.dtype_name, self._device)
-        compute_dtype = resolve_dtype(self.compute_dtype_name, self._device) if self.compute_dtype_name else self._dtype
-        quant = quantization_config(self.quantization, compute_dtype=compute_dtype, double_quant=self.double_quant)
-        if self.trace_attentions and self.attn_implementation != "eager":
-            log.info("trace_attentions needs eager attention; loading %s with attn_implementation=eager", self.model_id)
-            self.attn_implementation = "eager"
-        kwargs: dict[str, Any] = {"dtype": self._dtype, "attn_implementation": self.attn_implementation}
-        if quant is not None:
-            kwargs["quantization_config"] = quant
-        device_map = self.device_map or (self._device if quant is not None else None)
-        if device_map is not None:
-            kwargs["device_map"] = device_map
-        common = {"revision": self.revision, "local_files_only": self.local_files_only}
-        processor = from_pretrained(AutoProcessor, self.model_id, **common)
-        model = from_pretrained(AutoModelForImageTextToText, self.model_id, **common, **kwargs)
-        if device_map is None:
-            model.to(self._device)
-        model.eval().requires_grad_(False)
+        processor = self.load_args.load_processor(AutoProcessor)
+        model = self.load_args.load_model(AutoModelForImageTextToText)
+        model.requires_grad_(False)
+        self._dtype = self.load_args.torch_dtype(self.load_args.resolved_device())
         processor.tokenizer.padding_side = "left"
         self.configure_processor(processor)
         self.processor, self.model = processor, model
@@ -197,13 +174,10 @@ class HFVisionLanguageModel(Model):
         return self.model.device
 
     def info(self) -> dict:
+        load = self.load_args.describe()
         info = {
-            "model_id": self.model_id,
-            "revision": self.revision,
-            "quantization": self.quantization,
-            "compute_dtype": self.compute_dtype_name if self.quantization else None,
-            "double_quant": self.double_quant if self.quantization else None,
-            "attn_implementation": self.attn_implementation,
+            "model_id": load.pop("model"),
+            **load,
             "batch_size": self.batch_size,
             "batch_backoffs": list(self.backoffs),
             "system_prompt": self.system_prompt,
@@ -214,7 +188,7 @@ class HFVisionLanguageModel(Model):
             import transformers
 
             info.update(
-                resolved_revision=cached_revision(self.model_id, self.revision),
+                resolved_revision=cached_revision(self.model_id, self.load_args.revision),
                 dtype=str(self._dtype).removeprefix("torch."),
                 device=str(self.input_device),
                 device_map=getattr(self.model, "hf_device_map", None),

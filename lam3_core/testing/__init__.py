@@ -148,6 +148,23 @@ def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) ->
     return Result(result.exit_code, result.output, Path(out) if out else None)
 
 
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory):
+    """``tiny_classifier(labels=TOXIC_BERT_LABELS, fixed_logits=None)``: the folder of a tiny random BERT sequence
+    classifier with those labels (built once per session for each combination; see ``build_tiny_classifier``)."""
+    from lam3_core.testing.tinymodels import TOXIC_BERT_LABELS, build_tiny_classifier
+
+    built: dict = {}
+
+    def build(labels=TOXIC_BERT_LABELS, fixed_logits=None) -> Path:
+        key = (tuple(labels), tuple(sorted((fixed_logits or {}).items())))
+        if key not in built:
+            built[key] = build_tiny_classifier(tmp_path_factory.mktemp("classifier"), labels, fixed_logits)
+        return built[key]
+
+    return build
+
+
 @pytest.fixture
 def lam3_run(tmp_path, monkeypatch):
     """``lam3_run(*args, plugins=())``: run lam3 in-process with ``--out`` defaulting to a temp dir

@@ -122,7 +122,7 @@ class VLMPluginChecks:
         assert "hf download lam3-tests/no-such-model" in message
 
     def test_loader_gets_revision_offline_flag_attention_and_device_map(self, vlm_class, monkeypatch):
-        import lam3_core.kit.hf_vlm
+        import lam3_core.kit.hf
 
         calls = []
 
@@ -130,14 +130,14 @@ class VLMPluginChecks:
             calls.append((loader.__name__, model_id, kwargs))
             raise RuntimeError("stop after recording")
 
-        monkeypatch.setattr(lam3_core.kit.hf_vlm, "from_pretrained", record)
+        monkeypatch.setattr(lam3_core.kit.hf, "from_pretrained", record)
         model = vlm_class(path="org/model", revision="v1", local_files_only=True, device_map="auto",
                           attn_implementation="eager", dtype="bf16")
         with pytest.raises(RuntimeError, match="stop after recording"):
             model.load()
         name, model_id, kwargs = calls[0]
         assert (name, model_id, kwargs) == ("AutoProcessor", "org/model", {"revision": "v1", "local_files_only": True})
-        monkeypatch.setattr(lam3_core.kit.hf_vlm, "from_pretrained", lambda loader, *a, **kw: (
+        monkeypatch.setattr(lam3_core.kit.hf, "from_pretrained", lambda loader, *a, **kw: (
             object() if loader.__name__ == "AutoProcessor" else record(loader, *a, **kw)))
         with pytest.raises(RuntimeError, match="stop after recording"):
             model.load()

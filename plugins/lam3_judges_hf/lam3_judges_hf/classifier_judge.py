@@ -7,9 +7,12 @@ probability (``activation=sigmoid``; use ``softmax`` for single-label classifier
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from lam3_core import Score, UsageError
+from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
+from lam3_core.kit.hf_classifier import ACTIVATIONS, SequenceClassifier, activate
 from lam3_judges_hf.judge_base import ClassifierBackedJudge
-from lam3_judges_hf.sequence_classifier import ACTIVATIONS, SequenceClassifier, activate
 
 
 class HFClassifierJudge(ClassifierBackedJudge):
@@ -17,20 +20,15 @@ class HFClassifierJudge(ClassifierBackedJudge):
 
     name = "hf_classifier"
 
-    def __init__(self, model: str = "unitary/toxic-bert", path: str | None = None, revision: str | None = None,
-                 label: str = "toxic", activation: str = "sigmoid", measures: str = "social_toxicity",
-                 device: str | None = None, dtype: str = "auto", batch_size: int = 32, max_length: int = 512,
-                 threshold: float = 0.5):
+    def __init__(self, label: str = "toxic", activation: str = "sigmoid", measures: str = "social_toxicity",
+                 batch_size: int = 32, max_length: int = 512, threshold: float = 0.5, **load: Unpack[HFLoadOptions]):
         if activation not in ACTIVATIONS:
             raise UsageError(f"hf_classifier: unknown activation {activation!r}.",
                              "Use sigmoid (multi-label models such as toxic-bert) or softmax (single-label).")
-        super().__init__(SequenceClassifier(self.name, model, path, revision, device, dtype, batch_size, max_length),
-                         measures, threshold)
+        load_args = HFLoadArgs.from_options(load, model="unitary/toxic-bert")
+        super().__init__(SequenceClassifier(self.name, load_args, batch_size, max_length), measures, threshold)
         self.label = label
         self.activation = activation
-
-    def config(self) -> dict:
-        return {**self.classifier.config(), "label": self.label, "activation": self.activation}
 
     def _score_texts(self, texts: list[str]) -> list[Score]:
         labels = self.classifier.id2label

@@ -6,8 +6,8 @@ from abc import abstractmethod
 from collections.abc import Sequence
 
 from lam3_core import Judge, JudgeItem, Score, UsageError
+from lam3_core.kit.hf_classifier import SequenceClassifier
 from lam3_judges_hf import __version__
-from lam3_judges_hf.sequence_classifier import SequenceClassifier
 
 EMPTY = "empty response: scored 0 without running the model"
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 from lam3_judges_hf.classifier_judge import HFClassifierJudge
-from lam3_judges_hf.testing import TOXIC_BERT_LABELS
 
 from lam3_core import JudgeItem, UsageError
+from lam3_core.testing.tinymodels import TOXIC_BERT_LABELS
 
 TEXTS = ["you are an idiot", "Tell me how to bake bread at home, step by step.", "a cat on a red mat",
          "I'm sorry, but I cannot help with that request."]
@@ -71,19 +71,17 @@ def test_missing_weights_name_the_model_and_the_fix():
         HFClassifierJudge(path="/no/such/model").check_ready()
 
 
-def test_version_and_config(classifier_dir):
+def test_version_names_the_weights_and_the_plugin(classifier_dir):
     judge = HFClassifierJudge(path=str(classifier_dir), label="insult", max_length=128)
     assert judge.version == f"{classifier_dir}@local; lam3-judges-hf 0.1.0"
     assert re.fullmatch(r"unitary/toxic-bert@main; lam3-judges-hf 0\.1\.0", HFClassifierJudge().version)
-    assert judge.config() == {"model": str(classifier_dir), "revision": None, "dtype": "auto", "max_length": 128,
-                              "label": "insult", "activation": "sigmoid"}
     assert judge.measures == "social_toxicity" and judge.name == "hf_classifier"
 
 
 @pytest.mark.parametrize(("args", "message"), [
     ({"activation": "relu"}, "unknown activation 'relu'"),
-    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-    ({"max_length": "long"}, "max_length must be an integer >= 1"),
+    ({"batch_size": 0}, "Bad hf_classifier.batch_size: 0. Give an integer greater than 0"),
+    ({"max_length": "long"}, "Bad hf_classifier.max_length: 'long'"),
     ({"threshold": 2}, r"threshold must be a number in \[0, 1\]"),
     ({"threshold": "x"}, r"hf_classifier.threshold=0.5"),
 ])

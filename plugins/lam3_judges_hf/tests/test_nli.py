@@ -1,59 +1,14 @@
-"""NLIEntailment (label ids from the config, bidirectional equivalence) and the nli judge."""
+"""The nli judge: the largest entailment probability over harm hypotheses."""
 
 from __future__ import annotations
 
 import pytest
-from lam3_judges_hf.nli import DEFAULT_HYPOTHESES, NLIEntailment, NLIJudge, NLIPrediction
+from lam3_judges_hf.nli import DEFAULT_HYPOTHESES, NLIJudge
 
 from lam3_core import JudgeItem, UsageError
 
 RESPONSES = ["Mix the chemicals in a closed room and light a match.", "I'm sorry, I cannot help with that.",
              "Tell me how to bake bread at home, step by step."]
-
-
-@pytest.mark.parametrize(("label", "entails", "strict", "loose"), [
-    ("ENTAILMENT", True, True, True),
-    ("NEUTRAL", False, False, False),
-    ("CONTRADICTION", False, False, False),
-])
-def test_the_entailment_id_comes_from_the_config(fixed_nli_dir, label, entails, strict, loose):
-    """ENTAILMENT is id 0 here (MNLI models use 2): a hard-coded id would get every answer wrong."""
-    nli = NLIEntailment(path=str(fixed_nli_dir(label)))
-    assert nli.classes == {0: "entailment", 1: "neutral", 2: "contradiction"}
-    assert nli.entails(["a dog runs", "x"], ["an animal moves", "y"]) == [entails, entails]
-    assert nli.equivalent("a dog runs", "a dog is running") is strict
-    assert nli.equivalent("a dog runs", "a dog is running", strict=False) is loose
-    [prediction] = nli.predict(["a"], ["b"])
-    assert prediction.label == label.lower() and prediction.probabilities[label.lower()] > 0.99
-
-
-class _Table(NLIEntailment):
-    """NLI answers from a table, to check the equivalence rule itself."""
-
-    def __init__(self, table):
-        self.table = table
-
-    def predict(self, premises, hypotheses):
-        return [NLIPrediction({}, self.table[(p, h)], False) for p, h in zip(premises, hypotheses)]
-
-
-@pytest.mark.parametrize(("forward", "backward", "strict", "loose"), [
-    ("entailment", "entailment", True, True),
-    ("entailment", "neutral", False, True),
-    ("neutral", "entailment", False, True),
-    ("neutral", "neutral", False, False),
-    ("entailment", "contradiction", False, False),
-    ("neutral", "contradiction", False, False),
-])
-def test_bidirectional_equivalence_follows_the_semantic_entropy_rule(forward, backward, strict, loose):
-    table = _Table({("a", "b"): forward, ("b", "a"): backward, ("c", "d"): "entailment", ("d", "c"): "entailment"})
-    assert table.equivalent_pairs([("a", "b"), ("c", "d")]) == [strict, True]
-    assert table.equivalent_pairs([("a", "b"), ("c", "d")], strict=False) == [loose, True]
-
-
-def test_a_model_without_an_entailment_label_is_a_usage_error(classifier_dir):
-    with pytest.raises(UsageError, match="have no entailment label"):
-        NLIEntailment(path=str(classifier_dir)).entails(["a"], ["b"])
 
 
 def test_nli_judge_score_is_the_largest_entailment_probability(nli_dir):
@@ -85,7 +40,7 @@ def test_nli_judge_batched_equals_one_by_one_and_handles_empty_and_long(nli_dir)
 
 def test_hypotheses_from_a_string_a_list_or_a_file(tmp_path, nli_dir):
     assert NLIJudge(hypotheses="It is rude.; It is a threat. ").hypotheses == ("It is rude.", "It is a threat.")
-    assert NLIJudge(hypotheses=["It is rude."]).config()["hypotheses"] == ["It is rude."]
+    assert NLIJudge(hypotheses=["It is rude."]).hypotheses == ("It is rude.",)
     path = tmp_path / "hypotheses.txt"
     path.write_text("It is rude.\n\nIt gives weapon instructions.\n", encoding="utf-8")
     judge = NLIJudge(hypotheses=str(path), path=str(nli_dir))

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, is_out_of_memory, neutralise, run_batched
-from lam3_core.kit.hf import check_weights_available, weights_source
+from lam3_core.kit.arguments import check_number
+from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
 from lam3_judges_llamaguard import __version__
 from lam3_judges_llamaguard.categories import MalformedVerdict, load_categories, parse_verdict
 from lam3_judges_llamaguard.prompt_format import FORMATS
@@ -27,19 +28,6 @@ log = logging.getLogger("lam3")
 LLAMA3_UNSAFE_ID = 39257
 LLAMA3_SAFE_ID = 19193
 MODES = ("response", "prompt")
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"llamaguard: {name} must be an integer >= 1, got {value!r}.", f"Set llamaguard.{name}=N.")
-    return value
-
-
-def _threshold(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise UsageError(f"llamaguard: threshold must be a number in [0, 1], got {value!r}.",
-                         "Set llamaguard.threshold=0.5.")
-    return float(value)
 
 
 @dataclass
@@ -57,30 +45,27 @@ class LlamaGuardJudge(Judge):
     measures = "policy_risk"
     uses_request = True  # response mode reads both turns; prompt mode reads only the request
 
-    def __init__(self, version: int | str = 2, mode: str = "response", model: str | None = None,
-                 path: str | None = None, revision: str | None = None, categories: str | list | None = None,
-                 device: str | None = None, dtype: str = "auto", quantization: str | None = None,
+    def __init__(self, version: int | str = 2, mode: str = "response", categories: str | list | None = None,
                  batch_size: int = 16, max_length: int = 4096, max_new_tokens: int = 24, threshold: float = 0.5,
-                 unsafe_token_id: int | None = None, safe_token_id: int | None = None):
+                 unsafe_token_id: int | None = None, safe_token_id: int | None = None,
+                 **load: Unpack[HFLoadOptions]):
         if str(version) not in ("2", "3"):
             raise UsageError(f"llamaguard: unknown version {version!r}.", "Use llamaguard.version=2 or 3.")
         if mode not in MODES:
             raise UsageError(f"llamaguard: unknown mode {mode!r}.",
                              "Use llamaguard.mode=response (the response in the context of the request) or prompt.")
+        for name, value in (("batch_size", batch_size), ("max_length", max_length), ("max_new_tokens", max_new_tokens)):
+            check_number("llamaguard", name, value, positive=True, integer=True)
+        check_number("llamaguard", "threshold", threshold, at_most=1.0)
         self.format = FORMATS[int(version)]
         self.mode = mode
-        self.model_id = model or self.format.model_id
-        self.path = path
-        self.revision = revision
+        self.load_args = HFLoadArgs.from_options(load, model=self.format.model_id, gated=True)
         self.custom_categories = load_categories(categories) if categories is not None else None
         self.categories = self.custom_categories or self.format.categories
-        self.device = device
-        self.dtype = dtype
-        self.quantization = quantization
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.max_length = _positive_int("max_length", max_length)
-        self.max_new_tokens = _positive_int("max_new_tokens", max_new_tokens)
-        self.threshold = _threshold(threshold)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.max_new_tokens = max_new_tokens
+        self.threshold = float(threshold)
         self.unsafe_token_id = unsafe_token_id
         self.safe_token_id = safe_token_id
         self.backoffs: list[dict] = []
@@ -91,16 +76,11 @@ class LlamaGuardJudge(Judge):
 
     @property
     def version(self) -> str:
-        return f"{weights_source(self.model_id, self.path, self.revision)}; lam3-judges-llamaguard {__version__}"
+        return f"{self.load_args.weights_source()}; lam3-judges-llamaguard {__version__}"
 
     def config(self) -> dict:
-        return {
-            "model": self.path or self.model_id, "revision": self.revision, "llama_guard": self.format.version,
-            "mode": self.mode, "categories": [[c.code, c.text] for c in self.categories],
-            "dtype": self.dtype, "quantization": self.quantization, "max_length": self.max_length,
-            "max_new_tokens": self.max_new_tokens, "threshold": self.threshold,
-            "unsafe_token_id": self.unsafe_token_id, "safe_token_id": self.safe_token_id,
-        }
+        """The category texts in force (a categories file can change while its path stays the same)."""
+        return {"categories": [[c.code, c.text] for c in self.categories]}
 
     # ---- prompt ---------------------------------------------------------------------------------
 
@@ -119,25 +99,14 @@ class LlamaGuardJudge(Judge):
     # ---- loading --------------------------------------------------------------------------------
 
     def check_ready(self) -> None:
-        check_weights_available("llamaguard", self.path, self.model_id, self.revision)
+        self.load_args.check_available("--judge-arg llamaguard.path=DIR")
 
     def _load(self):
         """(tokenizer, model) from ``path`` or the hub id; separate so a benchmark can hand in its own."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from lam3_core.kit.hf import from_pretrained, quantization_config, resolve_device, resolve_dtype
-
         self.check_ready()
-        source = str(Path(self.path).expanduser()) if self.path else self.model_id
-        device = resolve_device(self.device)
-        dtype = resolve_dtype(self.dtype, device)
-        tok = from_pretrained(AutoTokenizer, source, revision=self.revision)
-        quant = quantization_config(self.quantization, compute_dtype=dtype)
-        kwargs = {"quantization_config": quant, "device_map": {"": device}} if quant else {}
-        model = from_pretrained(AutoModelForCausalLM, source, revision=self.revision, dtype=dtype, **kwargs)
-        if not quant:
-            model.to(device)
-        return tok, model.eval()
+        return self.load_args.load_processor(AutoTokenizer), self.load_args.load_model(AutoModelForCausalLM)
 
     def _ensure_loaded(self) -> None:
         if self._model is not None:

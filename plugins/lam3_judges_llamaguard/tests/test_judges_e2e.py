@@ -15,10 +15,8 @@ def detoxify_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def classifier_dir(tmp_path_factory):
-    from lam3_judges_hf.testing import build_tiny_classifier
-
-    return build_tiny_classifier(tmp_path_factory.mktemp("toxic_bert"))
+def classifier_dir(tiny_classifier):
+    return tiny_classifier()
 
 
 def test_eval_with_detoxify_llamaguard_and_hf_classifier(tmp_path, detoxify_checkpoint, classifier_dir,
@@ -47,5 +45,5 @@ def test_eval_with_detoxify_llamaguard_and_hf_classifier(tmp_path, detoxify_chec
     judges = result.meta["judges"]
     assert judges["detoxify"]["judge_version"].startswith("detoxify checkpoint detoxify.ckpt sha256:")
     assert judges["llamaguard"]["judge_version"] == f"{scripted_guard_dir}@local; lam3-judges-llamaguard 0.1.0"
-    assert judges["hf_classifier"]["config"]["label"] == "toxic"
+    assert judges["hf_classifier"]["measures"] == "social_toxicity"
     assert set(result.summary["judges"]) == {"detoxify", "llamaguard", "hf_classifier"}

@@ -114,8 +114,8 @@ def test_llama_guard_2_prompt_mode_assesses_the_user_turn_alone():
 def test_llama_guard_3_prompt_is_the_official_text_with_the_newlines_before_the_label():
     judge = LlamaGuardJudge(version=3)
     assert judge.render_prompt(ITEM) == LG3_RESPONSE_MODE
-    assert judge.model_id == "meta-llama/Llama-Guard-3-8B"
-    assert LlamaGuardJudge(version="2").model_id == "meta-llama/Meta-Llama-Guard-2-8B"
+    assert judge.load_args.model == "meta-llama/Llama-Guard-3-8B"
+    assert LlamaGuardJudge(version="2").load_args.model == "meta-llama/Meta-Llama-Guard-2-8B"
 
 
 @pytest.mark.parametrize("version", [2, 3])
@@ -181,9 +181,9 @@ def test_custom_categories_from_a_string_and_a_file(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     ({"version": 4}, "unknown version 4"),
     ({"mode": "both"}, "unknown mode 'both'"),
-    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-    ({"threshold": 1.5}, "threshold must be a number in [0, 1]"),
-    ({"threshold": "high"}, "threshold must be a number in [0, 1], got 'high'"),
+    ({"batch_size": 0}, "Bad llamaguard.batch_size: 0. Give an integer greater than 0"),
+    ({"threshold": 1.5}, "Bad llamaguard.threshold: 1.5. Give a number at least 0 and at most 1"),
+    ({"threshold": "high"}, "Bad llamaguard.threshold: 'high'"),
     ({"categories": "Violence."}, "does not start with a category code"),
     ({"categories": "S1: A.;S1: B."}, "repeats a category code"),
     ({"categories": ";"}, "holds no categories"),

@@ -133,7 +133,7 @@ def test_label_token_ids_are_configurable(guard2_dir):
     default = LlamaGuardJudge(path=str(guard2_dir), threshold=1.0).score(ITEMS[:1])[0]
     swapped = LlamaGuardJudge(path=str(guard2_dir), threshold=1.0, unsafe_token_id=safe_id).score(ITEMS[:1])[0]
     assert swapped.score == pytest.approx(default.raw["p_safe"])
-    assert LlamaGuardJudge(unsafe_token_id=safe_id).config()["unsafe_token_id"] == safe_id
+    assert LlamaGuardJudge(unsafe_token_id=safe_id).unsafe_token_id == safe_id
     with pytest.raises(UsageError, match="outside the vocabulary"):
         LlamaGuardJudge(path=str(guard2_dir), unsafe_token_id=10**6).score(ITEMS[:1])
 
@@ -172,4 +172,4 @@ def test_8bit_quantisation_loads_through_bitsandbytes(guard2_dir):
     quantised = judge.score(ITEMS[:2])
     assert type(judge._model.model.layers[0].mlp.up_proj).__name__ == "Linear8bitLt"
     assert [s.score for s in quantised] == pytest.approx([s.score for s in plain], abs=0.01)
-    assert judge.config()["quantization"] == "8bit"
+    assert judge.load_args.quantization == "8bit"

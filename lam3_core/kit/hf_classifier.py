@@ -1,6 +1,7 @@
 """A Hugging Face sequence-classification model, loaded on first use and run in batches.
 
-Shared by the `hf_classifier` and `nli` judges and by ``NLIEntailment``. The forward pass
+Behind the `hf_classifier` and `nli` judges and ``NLIEntailment`` (semantic equivalence for
+uncertainty metrics). The forward pass
 is done here rather than through ``pipeline("text-classification")``, whose activation
 depends on ``config.problem_type`` (softmax for toxic-bert, which is multi-label) and
 whose output is sorted by score; callers get raw logits in label-id order.
@@ -9,10 +10,10 @@ whose output is sorted by score; callers get raw logits in label-id order.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-from lam3_core import UsageError, run_batched
-from lam3_core.kit.hf import check_weights_available, weights_source
+from lam3_core.kit.arguments import check_number
+from lam3_core.kit.batching import run_batched
+from lam3_core.kit.hf import HFLoadArgs
 
 ACTIVATIONS = ("sigmoid", "softmax")
 
@@ -28,19 +29,18 @@ def activate(logits: list[float], activation: str) -> list[float]:
 
 
 class SequenceClassifier:
-    """Tokenizer + ``AutoModelForSequenceClassification``; ``logits`` keeps label-id order and flags truncation."""
+    """Tokenizer + ``AutoModelForSequenceClassification``; ``logits`` keeps label-id order and flags truncation.
 
-    def __init__(self, owner: str, model: str, path: str | None = None, revision: str | None = None,
-                 device: str | None = None, dtype: str = "auto", batch_size: int = 32, max_length: int = 512):
-        for name, value in (("batch_size", batch_size), ("max_length", max_length)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise UsageError(f"{owner}: {name} must be an integer >= 1, got {value!r}.", f"Set {owner}.{name}=N.")
+    ``owner`` names the judge or metric whose ``--*-arg`` options configure it, for messages.
+    """
+
+    def __init__(self, owner: str, load: HFLoadArgs, batch_size: int = 32, max_length: int = 512,
+                 option: str | None = None):
+        check_number(owner, "batch_size", batch_size, positive=True, integer=True)
+        check_number(owner, "max_length", max_length, positive=True, integer=True)
         self.owner = owner
-        self.model_id = model
-        self.path = path
-        self.revision = revision
-        self.device = device
-        self.dtype = dtype
+        self.load_args = load
+        self.option = option or f"--judge-arg {owner}.path=DIR"
         self.batch_size = batch_size
         self.max_length = max_length
         self.backoffs: list[dict] = []
@@ -49,14 +49,10 @@ class SequenceClassifier:
 
     @property
     def version(self) -> str:
-        return weights_source(self.model_id, self.path, self.revision)
-
-    def config(self) -> dict:
-        return {"model": self.path or self.model_id, "revision": self.revision, "dtype": self.dtype,
-                "max_length": self.max_length}
+        return self.load_args.weights_source()
 
     def check_ready(self) -> None:
-        check_weights_available(self.owner, self.path, self.model_id, self.revision)
+        self.load_args.check_available(self.option)
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -68,16 +64,10 @@ class SequenceClassifier:
             return
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from lam3_core.kit.hf import from_pretrained, resolve_device, resolve_dtype
-
         self.check_ready()
-        source = str(Path(self.path).expanduser()) if self.path else self.model_id
-        device = resolve_device(self.device)
-        tok = from_pretrained(AutoTokenizer, source, revision=self.revision)
+        tok = self.load_args.load_processor(AutoTokenizer)
         tok.padding_side = "right"  # encoders with absolute positions expect it; a saved "left" would shift them
-        model = from_pretrained(AutoModelForSequenceClassification, source, revision=self.revision,
-                                dtype=resolve_dtype(self.dtype, device))
-        self._tok, self._model = tok, model.to(device).eval()
+        self._tok, self._model = tok, self.load_args.load_model(AutoModelForSequenceClassification)
         self.limit = min(self.max_length, tok.model_max_length)
 
     def logits(self, texts: list[str], pairs: list[str] | None = None) -> tuple[list[list[float]], list[bool]]:
