@@ -4,9 +4,10 @@ This is the public API that plugins import. Importing it never imports torch.
 """
 
 from lam3_core.contract.hookspecs import HOOKSPEC_VERSION, hookimpl
-from lam3_core.interfaces.components import Attack, Judge, Model, UncertaintyMetric, redact
+from lam3_core.interfaces.components import Attack, Dataset, Judge, Model, UncertaintyMetric, redact
 from lam3_core.interfaces.errors import Lam3Error, PluginError, UsageError
 from lam3_core.interfaces.genconfig import GenConfig
+from lam3_core.interfaces.measures import Measure
 from lam3_core.interfaces.records import (
     Completion,
     EnsembleVerdict,
@@ -28,12 +29,14 @@ __all__ = [
     "HOOKSPEC_VERSION",
     "Attack",
     "Completion",
+    "Dataset",
     "EnsembleVerdict",
     "GenConfig",
     "Generation",
     "Judge",
     "JudgeItem",
     "Lam3Error",
+    "Measure",
     "Model",
     "PluginError",
     "Sample",

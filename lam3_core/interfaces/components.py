@@ -8,10 +8,10 @@ start-up checks never pay for them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from lam3_core.interfaces.genconfig import GenConfig
-from lam3_core.interfaces.records import Completion, JudgeItem, Sample, Score, UncertaintyItem
+from lam3_core.interfaces.records import Completion, Generation, JudgeItem, Sample, Score, UncertaintyItem, Verdict
 
 SECRET_WORDS = ("key", "token", "secret", "password")
 
@@ -22,9 +22,14 @@ def redact(config: dict) -> dict:
 
 
 class Model(ABC):
-    """A multimodal LLM: image(s) + text in, text out."""
+    """A multimodal LLM: image(s) + text in, text out.
+
+    ``reads_images`` is False for models that never look at images (answers replayed from a
+    file): their runs need no image files.
+    """
 
     name: str = "model"
+    reads_images: bool = True
 
     @abstractmethod
     def generate(self, samples: Sequence[Sample], gen_config: GenConfig, trace: bool = False) -> list[Completion]:
@@ -38,12 +43,22 @@ class Model(ABC):
         """What meta.json records about this model: id, resolved revision, dtype, device, ..."""
         return {}
 
+    def check_ready(self) -> None:
+        """Raise ``UsageError`` (``MissingWeights`` for absent weights) if the model cannot run; called
+        before any work, without loading weights."""
+
     def close(self) -> None:
         """Release memory (GPU) when the run ends."""
 
 
 class Judge(ABC):
-    """Scores responses. ``measures`` says what: social_toxicity, policy_risk, refusal, ..."""
+    """Scores responses. ``measures`` (a ``Measure``) says what the score is a probability of.
+
+    ``uses_request``: the judge reads the request as well as the response (part of the cache
+    key). ``check_ready()`` runs before any generation: raise ``UsageError`` (or ``MissingWeights``)
+    for what would make the judge fail later. ``config()`` adds derived settings to the cache key
+    (the core already keys on every constructor argument and on the plugin's code).
+    """
 
     name: str = "judge"
     version: str = "0"
@@ -56,8 +71,16 @@ class Judge(ABC):
         """One ``Score`` per item; ``Score.failed(reason)`` for an item it could not score."""
 
     def config(self) -> dict:
-        """Settings that change scores; part of the judge-cache key (never include secrets)."""
+        """Derived settings that change scores and are not constructor arguments (e.g. the text of a
+        categories file); part of the judge-cache key (never include secrets)."""
         return {}
+
+    def summarize(self, scored: Sequence[tuple[Generation, Verdict]]) -> dict | None:
+        """Figures of this judge's own for summary.json (e.g. POPE's F1 per split), computed from every
+        generation it scored and its verdict; None for none. Stored under ``summary[summary_key]``."""
+        return None
+
+    summary_key: str | None = None
 
     def render_prompt(self, item: JudgeItem) -> str:
         """The exact text a prompt-based judge feeds its model (for `lam3 judge-prompt`)."""
@@ -98,3 +121,15 @@ class UncertaintyMetric(ABC):
     def compute(self, items: Sequence[UncertaintyItem]) -> list[float]:
         """One value per item, higher = more uncertain; NaN where the item lacks what the metric
         needs (say why in the log)."""
+
+
+class Dataset:
+    """What a dataset factory may return instead of a plain iterable of samples: the samples and the
+    judges that score them when the user names none (POPE is scored against its own labels)."""
+
+    def __init__(self, samples: Iterable[Sample], judges: Sequence[str] = ()):
+        self.samples = samples
+        self.judges = tuple(judges)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)

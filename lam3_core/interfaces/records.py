@@ -26,7 +26,9 @@ class Sample:
     ``context`` (a context string the judges see, e.g. HarmBench's contextual behaviours),
     and, on attacked samples, ``variant`` (which of several attacked versions of one sample:
     an int or a short name) and ``attack_info`` (a dict the core stores in the generation
-    record, e.g. a PGD attack's final loss).
+    record, e.g. a PGD attack's final loss). ``missing_images`` lists images the sample needs but
+    the user did not provide (e.g. no image folder given): a run refuses such samples unless its
+    model does not read images (``replay``).
     """
 
     id: str
