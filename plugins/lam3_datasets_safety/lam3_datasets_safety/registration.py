@@ -10,3 +10,13 @@ def lam3_register_datasets(registry):
         "lam3_datasets_safety.advbench:load_advbench",
         "AdvBench harmful behaviours (520; path=harmful_behaviors.csv), with each GCG target in meta.",
     )
+    registry.add(
+        "harmbench",
+        "lam3_datasets_safety.harmbench:load_harmbench",
+        "HarmBench text behaviours (split=all|val|test: 400/80/320; path=FOLDER or CSV); context strings in meta.",
+    )
+    registry.add(
+        "harmbench_multimodal",
+        "lam3_datasets_safety.harmbench:load_harmbench_multimodal",
+        "HarmBench multimodal behaviours (110) with their images (images=DIR, or images=none for text only).",
+    )
