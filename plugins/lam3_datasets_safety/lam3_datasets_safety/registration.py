@@ -20,3 +20,8 @@ def lam3_register_datasets(registry):
         "lam3_datasets_safety.harmbench:load_harmbench_multimodal",
         "HarmBench multimodal behaviours (110) with their images (images=DIR, or images=none for text only).",
     )
+    registry.add(
+        "jailbreakbench",
+        "lam3_datasets_safety.jailbreakbench:load_jailbreakbench",
+        "JBB-Behaviors: 100 harmful and 100 benign twin requests (path=FOLDER, split=all|harmful|benign).",
+    )
