@@ -25,3 +25,8 @@ def lam3_register_datasets(registry):
         "lam3_datasets_safety.jailbreakbench:load_jailbreakbench",
         "JBB-Behaviors: 100 harmful and 100 benign twin requests (path=FOLDER, split=all|harmful|benign).",
     )
+    registry.add(
+        "safebench",
+        "lam3_datasets_safety.safebench:load_safebench",
+        "FigStep's SafeBench questions (split=full|tiny: 500/50); FigStep statement and image path in meta.",
+    )
