@@ -30,3 +30,8 @@ def lam3_register_datasets(registry):
         "lam3_datasets_safety.safebench:load_safebench",
         "FigStep's SafeBench questions (split=full|tiny: 500/50); FigStep statement and image path in meta.",
     )
+    registry.add(
+        "mm_safetybench",
+        "lam3_datasets_safety.mm_safetybench:load_mm_safetybench",
+        "MM-SafetyBench questions (1,680; tiny=true: 168) with key phrases and, with images=DIR, image paths in meta.",
+    )
