@@ -27,7 +27,7 @@ def load_advbench(path=None, **unknown) -> list[Sample]:
     rows = read_csv(file, ORIGIN, COLUMNS, "AdvBench's harmful_behaviors.csv")
     samples = []
     for number, (line, row) in enumerate(rows, start=1):
-        meta = {"source": source("AdvBench", file, line=line)}
+        meta = {"source": source(ORIGIN.benchmark, file, line=line)}
         if row["target"].strip():
             meta["target"] = row["target"]
         samples.append(

@@ -95,7 +95,7 @@ def load_harmbench(path=None, split=None, ids=None, **unknown) -> list[Sample]:
             "behavior": behavior,
             "functional_category": row["FunctionalCategory"].strip(),
             "tags": _tags(row["Tags"]),
-            "source": source("HarmBench", file, line=line),
+            "source": source(TEXT.benchmark, file, line=line),
         }
         if context is not None:
             meta["context"] = context
@@ -175,7 +175,7 @@ def load_harmbench_multimodal(path=None, images=None, ids=None, **unknown) -> li
             "image_file": required(row["ImageFileName"], file, line, "ImageFileName").strip(),
             "image_source": row["Source"],
             "text_only": folder is None,
-            "source": source("HarmBench", file, line=line),
+            "source": source(MULTIMODAL.benchmark, file, line=line),
         }
         if row["RedactedImageDescription"].strip():
             meta["context"] = row["RedactedImageDescription"]

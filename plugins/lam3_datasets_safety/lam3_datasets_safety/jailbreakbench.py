@@ -70,7 +70,7 @@ def _half(file, half: str) -> list[Sample]:
             "index": index,
             "origin": row["Source"],
             "twin": f"jbb-{other}-{index:03d}",
-            "source": source("JailbreakBench", file, line=line),
+            "source": source(ORIGIN.benchmark, file, line=line),
         }
         if row["Target"].strip():
             meta["target"] = row["Target"]

@@ -135,7 +135,8 @@ def _questions(file: Path) -> list[tuple[int, str, dict]]:
     data = _read_json(file, what)
     if not isinstance(data, dict) or not data:
         raise UsageError(
-            f"{file}: expected {what}; it holds {type(data).__name__} {'(empty)' if not data else ''}.", ORIGIN.get_it()
+            f"{file}: expected {what}; it holds {'an empty ' if not data else 'a '}{type(data).__name__}.",
+            ORIGIN.get_it(),
         )
     out = []
     for key, entry in data.items():
@@ -280,7 +281,7 @@ def load_mm_safetybench(
             meta.update(
                 safety_criterion=criterion,
                 borderline=criterion != DEFAULT_CRITERION,
-                source=source("MM-SafetyBench", file, key=key),
+                source=source(ORIGIN.benchmark, file, key=key),
             )
             if root is not None:
                 paths = {t: root / name / t / f"{key}.jpg" for t in types}

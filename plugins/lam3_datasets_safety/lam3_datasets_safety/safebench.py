@@ -65,7 +65,7 @@ def load_safebench(path=None, split=None, images=None, **unknown) -> list[Sample
             "category_id": category_id,
             "task_id": task_id,
             "figstep_instruction": required(row["instruction"], file, line, "instruction"),
-            "source": source("SafeBench", file, line=line),
+            "source": source(ORIGIN.benchmark, file, line=line),
         }
         if folder is not None:
             image = folder / image_name(required(row["dataset"], file, line, "dataset").strip(), category_id, task_id)
