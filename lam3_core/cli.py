@@ -1,48 +1,71 @@
-"""The ``lam3`` command line: eval, generate, judge, report, plugins, judge-prompt.
+"""The ``lam3`` command line: parsing and printing only; the work is done by the Python API (``lam3_core.run.api``).
 
 Importing this module imports no torch: plugins are found through their light
 registration modules, and heavy code loads only when a model or judge is created.
+Exit status: 0 done; 1 the run failed (too many records failed: everything is written);
+2 a usage error (nothing was run); 3 a plugin's own code failed; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
-from pathlib import Path
+import traceback
 
 import click
 
-from lam3_core import __version__
-from lam3_core.contract.manager import Plugins, load_plugins
-from lam3_core.interfaces.errors import Lam3Error, UsageError
-from lam3_core.run.config import STRATEGIES, RunConfig, load_yaml, parse_judge_pairs, parse_pairs, resolve
-from lam3_core.run.rundir import FILES, RunDir
+from lam3_core.analysis.ensemble import STRATEGIES
+from lam3_core.interfaces.errors import Lam3Error, PluginFault, RunFailed
+from lam3_core.run.config import load_yaml, merge_values, parse_judge_pairs, parse_pairs
+from lam3_core.version import __version__
 
-
-class Lam3Failure(click.ClickException):
-    """A user-caused error: printed as one line, exit status 2, no traceback."""
-
-    exit_code = 2
+log = logging.getLogger("lam3")
 
 
 class Lam3Group(click.Group):
+    """Turns lam3's errors into one message and an exit status instead of a traceback."""
+
     def invoke(self, ctx):
+        warnings = logging.StreamHandler(sys.stderr)
+        warnings.addFilter(lambda record: record.levelno == logging.WARNING)  # errors are printed below, once
+        warnings.setFormatter(logging.Formatter("lam3: warning: %(message)s"))
+        log.addHandler(warnings)
         try:
             return super().invoke(ctx)
+        except RunFailed as exc:
+            if exc.outcome is not None:
+                _print_outcome(exc.outcome, problems=False)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except PluginFault as exc:
+            cause = exc.__cause__
+            if cause is not None:
+                click.echo("".join(traceback.format_exception(cause)).rstrip(), err=True)
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(3)
         except Lam3Error as exc:
-            raise Lam3Failure(str(exc)) from None
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Interrupted. Everything written so far is kept; rerun the same command to resume.", err=True)
-            sys.exit(130)
+            ctx.exit(130)
+        finally:
+            log.removeHandler(warnings)
 
 
-def _plugins() -> Plugins:
-    ctx = click.get_current_context()
-    obj = ctx.find_object(dict) or {}
+def _plugins():
+    from lam3_core.contract.manager import load_plugins
+
+    obj = click.get_current_context().find_object(dict) or {}
     if "plugins" not in obj:
         obj["plugins"] = load_plugins(obj.get("extra_plugins", ()))
     return obj["plugins"]
+
+
+def _argv() -> list[str]:
+    return (click.get_current_context().find_object(dict) or {}).get("argv") or sys.argv
 
 
 def _options(*decorators):
@@ -54,11 +77,17 @@ def _options(*decorators):
     return apply
 
 
-config_option = click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False), help="YAML file with any of these options."
+common_options = _options(
+    click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                 help="YAML file with any of these options."),
+    click.option("--batch-size", type=int, help="Items per batch for the model and local judges [8]."),
+    click.option("--max-error-rate", type=float,
+                 help="Fail (exit 1) when a larger share of a stage's records failed [0.5]."),
+    click.option("--no-retry-errors", "retry_errors", flag_value=False, default=None,
+                 help="On resume, keep records that ended in an error instead of retrying them."),
+    click.option("--quiet", is_flag=True, default=None, help="No progress bars."),
 )
 out_option = click.option("--out", type=click.Path(file_okay=False), help="Run directory (created; rerun to resume).")
-batch_option = click.option("--batch-size", type=int, help="Items per batch for the model and local judges [8].")
 
 model_options = _options(
     click.option("--model", help="Model plugin name (see `lam3 plugins`)."),
@@ -66,9 +95,9 @@ model_options = _options(
     click.option("--dataset", help="Dataset name, or a .jsonl/.csv file."),
     click.option("--dataset-arg", multiple=True, metavar="K=V", help="Argument for the dataset (e.g. prompt=COLUMN)."),
     click.option("--attack", "attacks", multiple=True, help="Attack name (repeatable) [none]."),
-    click.option(
-        "--gen", multiple=True, metavar="K=V", help="Generation setting, e.g. max_new_tokens=64, do_sample=true."
-    ),
+    click.option("--attack-arg", multiple=True, metavar="ATTACK.K=V", help="Argument for one attack (repeatable)."),
+    click.option("--gen", multiple=True, metavar="K=V",
+                 help="Generation setting, e.g. max_new_tokens=64, do_sample=true."),
     click.option("--limit", type=int, help="Use only the first N samples."),
     click.option("--seed", type=int, help="Random seed [0]."),
 )
@@ -77,31 +106,27 @@ judge_options = _options(
     click.option("--judge", "judges", multiple=True, help="Judge plugin name (repeatable)."),
     click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for one judge (repeatable)."),
     click.option("--ensemble", type=click.Choice(STRATEGIES), help="How judges are combined [majority]."),
-    click.option(
-        "--ensemble-judge",
-        "ensemble_judges",
-        multiple=True,
-        help="Judge that forms the ensemble (repeatable) [all but social-toxicity judges].",
-    ),
+    click.option("--ensemble-judge", "ensemble_judges", multiple=True,
+                 help="Judge that forms the ensemble (repeatable) [the judges that measure attack success]."),
     click.option("--judge-weight", multiple=True, metavar="JUDGE=W", help="Weight for --ensemble weighted."),
-    click.option(
-        "--threshold", multiple=True, metavar="JUDGE=T", help="Flag threshold per judge (or ensemble=T) [0.5]."
-    ),
+    click.option("--threshold", multiple=True, metavar="JUDGE=T",
+                 help="Flag threshold per judge (or ensemble=T for mean/weighted/max) [0.5]."),
     click.option("--arbiter", help="Judge that decides the items on which the judges disagree."),
-    click.option(
-        "--judge-cache", type=click.Path(dir_okay=False), help="Judge cache file [~/.cache/lam3/judge-cache.sqlite]."
-    ),
+    click.option("--judge-cache", type=click.Path(dir_okay=False),
+                 help="Judge cache file [~/.cache/lam3/judge-cache.sqlite]."),
     click.option("--no-judge-cache", is_flag=True, default=None, help="Do not read or write the judge cache."),
 )
 
 
-def _cli_values(kw: dict) -> dict:
+def _given(kw: dict) -> dict:
+    """The settings given on the command line (and in --config), by RunConfig field name."""
     values = {
         "model": kw.get("model"),
         "model_args": parse_pairs(kw.get("model_arg", ()), "--model-arg"),
         "dataset": kw.get("dataset"),
         "dataset_args": parse_pairs(kw.get("dataset_arg", ()), "--dataset-arg"),
         "attacks": kw.get("attacks", ()),
+        "attack_args": parse_judge_pairs(kw.get("attack_arg", ()), "--attack-arg"),
         "gen": parse_pairs(kw.get("gen", ()), "--gen"),
         "limit": kw.get("limit"),
         "seed": kw.get("seed"),
@@ -115,24 +140,26 @@ def _cli_values(kw: dict) -> dict:
         "judge_cache": kw.get("judge_cache"),
         "no_judge_cache": kw.get("no_judge_cache"),
         "batch_size": kw.get("batch_size"),
+        "max_error_rate": kw.get("max_error_rate"),
+        "retry_errors": kw.get("retry_errors"),
+        "quiet": kw.get("quiet"),
         "out": kw.get("out"),
     }
-    return {k: v for k, v in values.items() if v is not None}
+    from_file = load_yaml(kw["config_file"]) if kw.get("config_file") else {}
+    return merge_values(from_file, values)
 
 
-def _resolve(kw: dict, base: dict | None = None) -> RunConfig:
-    file_values = {**(base or {}), **(load_yaml(kw["config_file"]) if kw.get("config_file") else {})}
-    return resolve(file_values, _cli_values(kw))
-
-
-def _print_done(rundir: RunDir, summary: dict | None, next_hint: str) -> None:
+def _print_outcome(outcome, problems: bool = True) -> None:
+    """The summary, the outputs' absolute paths and the next command; problems (errors, warnings) on stderr."""
     from lam3_core.analysis.report import render
 
-    if summary is not None:
-        click.echo(render(summary))
-    present = [name for name in FILES.values() if (rundir.path / name).exists()]
-    click.echo(f"Outputs in {rundir.path}: {', '.join(present)}")
-    click.echo(f"Next: {next_hint}")
+    if outcome.summary is not None:
+        click.echo(render(outcome.summary))
+    for problem in outcome.problems if problems else ():
+        click.echo(problem, err=True)
+    files = ", ".join(p.name for p in outcome.files)
+    click.echo(f"Outputs in {outcome.out_dir.resolve()}: {files}")
+    click.echo(f"Next: {outcome.next_step}")
 
 
 @click.group(cls=Lam3Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -148,202 +175,53 @@ def cli(ctx):
     ctx.ensure_object(dict)
 
 
-def _require_out(cfg: RunConfig) -> RunDir:
-    if not cfg.out:
-        raise UsageError(
-            "No output directory given.", "Pass --out DIR (a new directory, or an earlier run's to resume)."
-        )
-    return RunDir(cfg.out)
-
-
-def _run_generation(cfg: RunConfig, command: str, with_judges: bool) -> None:
-    from lam3_core.run import pipeline
-
-    plugins = _plugins()
-    cfg.validate(need_model=True, need_judges=with_judges)
-    model_component = plugins.get("model", cfg.model)
-    for attack in cfg.attacks:
-        plugins.get("attack", attack)
-    judges = pipeline.create_judges(plugins, cfg) if with_judges else {}
-    samples = pipeline.load_samples(plugins, cfg)
-    rundir = _require_out(cfg)
-    _in_run(rundir, plugins, cfg, command, lambda stage: _generation_body(stage, samples, model_component, judges))
-
-
-def _generation_body(stage, samples, model_component, judges):
-    from lam3_core.run import pipeline
-
-    gens = pipeline.generate(stage, samples, lambda: model_component.create(**stage.cfg.model_args))
-    if not judges:
-        return None
-    return _judge_and_aggregate(stage, judges, gens)
-
-
-def _judge_and_aggregate(stage, judges, gens):
-    from lam3_core.analysis.summary import by_judge, ensemble_members, needs_arbiter
-    from lam3_core.run import pipeline
-
-    cfg = stage.cfg
-    pipeline.judge_records(stage, {n: j for n, j in judges.items() if n in cfg.judges}, gens)
-    if cfg.arbiter:
-        table = by_judge(pipeline.read_verdicts(stage.rundir), {g.record_id for g in gens})
-        members = ensemble_members(cfg, {n: j.measures for n, j in judges.items()})
-        disputed = needs_arbiter(gens, table, cfg, members)
-        pipeline.judge_records(stage, {cfg.arbiter: judges[cfg.arbiter]}, disputed, role="arbiter")
-    return _aggregate(stage.rundir, cfg, gens)
-
-
-def _aggregate(rundir: RunDir, cfg: RunConfig, gens) -> dict:
-    from lam3_core.analysis.report import render
-    from lam3_core.analysis.summary import build_summary
-    from lam3_core.run import pipeline
-    from lam3_core.run.store import write_json_atomic, write_text_atomic
-
-    summary, ensemble = build_summary(gens, pipeline.read_verdicts(rundir), cfg)
-    write_text_atomic(rundir.file("ensemble"), "".join(json.dumps(e.to_dict()) + "\n" for e in ensemble.values()))
-    write_json_atomic(rundir.file("summary"), summary)
-    write_text_atomic(rundir.file("report"), render(summary))
-    return summary
-
-
-def _in_run(rundir: RunDir, plugins: Plugins, cfg: RunConfig, command: str, body) -> None:
-    """Run ``body(stage)`` holding the directory lock, with the log attached and meta.json kept current."""
-    from lam3_core.run import pipeline
-
-    handler = rundir.attach_log()
-    stage = None
-    status = "failed"
-    try:
-        argv = (click.get_current_context().find_object(dict) or {}).get("argv") or sys.argv
-        stage = pipeline.start(plugins, cfg, rundir, command, argv)
-        summary = body(stage)
-        status = "ok"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        if stage is not None:
-            pipeline.finish(stage, status)
-        RunDir.detach_log(handler)
-        rundir.unlock()
-    plugins.notify("lam3_run_finished", run=stage.run, summary=summary)
-    hint = f"lam3 report {rundir.path}" if summary is not None else f"lam3 judge {rundir.path} --judge refusal"
-    _print_done(rundir, summary, hint)
-
-
 @cli.command("eval")
-@config_option
+@common_options
 @model_options
 @judge_options
-@batch_option
 @out_option
 def eval_command(**kw):
     """Generate, judge and report in one go (rerun the same command to resume)."""
-    _run_generation(_resolve(kw), "eval", with_judges=True)
+    from lam3_core.run import api
+    from lam3_core.run.config import RunConfig
+
+    _print_outcome(api.evaluate(RunConfig.from_values(_given(kw), "the command line"), plugins=_plugins(),
+                                argv=_argv()))
 
 
 @cli.command("generate")
-@config_option
+@common_options
 @model_options
-@batch_option
 @out_option
 def generate_command(**kw):
     """Only generate: write generations.jsonl (e.g. on a GPU server without internet)."""
-    _run_generation(_resolve(kw), "generate", with_judges=False)
+    from lam3_core.run import api
+    from lam3_core.run.config import RunConfig
 
-
-def _import_generations(source: Path, rundir: RunDir) -> None:
-    """Copy a generations file made elsewhere into the run directory (skipping records it has)."""
-    from lam3_core.interfaces.records import Generation
-    from lam3_core.kit.tabular import read_rows
-    from lam3_core.run.store import JsonlAppender
-
-    records = []
-    for lineno, row in read_rows(source):
-        sample_id = row.get("sample_id", row.get("id"))
-        if "response" not in row or sample_id is None:
-            raise UsageError(
-                f"{source}:{lineno}: a generation needs 'response' and 'sample_id' (or 'id').",
-                "Produce the file with `lam3 generate`, or add those fields.",
-            )
-        attack = row.get("attack", "none")
-        row = {
-            "sample_id": str(sample_id),
-            "attack": attack,
-            "model": row.get("model", "unknown"),
-            "request": row.get("request", row.get("prompt", "")),
-            "prompt": row.get("prompt", ""),
-            **row,
-        }
-        row.setdefault("record_id", Generation.make_id(row["sample_id"], attack, int(row.get("variant", 0))))
-        records.append(Generation.from_dict(row).to_dict())
-    JsonlAppender(rundir.file("generations"), key=lambda r: r["record_id"]).append(records)
+    _print_outcome(api.generate(RunConfig.from_values(_given(kw), "the command line"), plugins=_plugins(),
+                                argv=_argv()))
 
 
 @cli.command("judge")
 @click.argument("source", type=click.Path())
-@config_option
+@common_options
 @judge_options
-@batch_option
 @out_option
 def judge_command(source, **kw):
     """Score an existing run directory, or a generations file made elsewhere (--out required then)."""
-    from lam3_core.run import pipeline
+    from lam3_core.run import api
 
-    src = Path(source).expanduser()
-    if not src.exists():
-        raise UsageError(f"Not found: {src}.", "Pass a run directory or a generations .jsonl file.")
-    src_dir = src if src.is_dir() else None
-    if src_dir is not None and not (src_dir / FILES["generations"]).exists():
-        raise UsageError(f"{src_dir} has no {FILES['generations']}.", "Run `lam3 generate ... --out DIR` first.")
-    base = RunDir(src_dir, create=False).read_meta().get("config", {}) if src_dir else {}
-    base = {k: v for k, v in base.items() if k not in ("judges", "judge_args", "ensemble_judges", "arbiter", "out")}
-    cfg = _resolve(kw, base)
-    if not cfg.out:
-        if src_dir is None:
-            raise UsageError(f"Where should the verdicts for {src} go?", "Pass --out DIR.")
-        cfg.out = str(src_dir)
-    cfg.validate(need_model=False, need_judges=True)
-    plugins = _plugins()
-    judges = pipeline.create_judges(plugins, cfg)
-    rundir = RunDir(cfg.out)
-    source_file = src if src_dir is None else src_dir / FILES["generations"]
-    if source_file.resolve() != rundir.file("generations").resolve():
-        _import_generations(source_file, rundir)
-
-    def body(stage):
-        return _judge_and_aggregate(stage, judges, pipeline.read_generations(rundir))
-
-    _in_run(rundir, plugins, cfg, "judge", body)
+    _print_outcome(api.judge(source, _given(kw), plugins=_plugins(), argv=_argv()))
 
 
 @cli.command("report")
 @click.argument("run_dir", type=click.Path())
 @judge_options
 def report_command(run_dir, **kw):
-    """Recompute summary.json and report.md from a run directory and print them."""
-    from lam3_core.run import pipeline
+    """Recompute summary.json and report.md from a run directory (e.g. with other thresholds) and print them."""
+    from lam3_core.run import api
 
-    rundir = RunDir(run_dir, create=False)
-    meta = rundir.read_meta()
-    if not meta.get("config"):
-        raise UsageError(f"{rundir.path} has no meta.json with a config.", "Pass the --out directory of a lam3 run.")
-    cfg = _resolve(kw, {k: v for k, v in meta["config"].items() if k != "out"})
-    cfg.validate(need_model=False, need_judges=True)
-    gens = pipeline.read_generations(rundir)
-    have = {v.judge for v in pipeline.read_verdicts(rundir)}
-    missing = [j for j in cfg.judges if j not in have]
-    if missing:
-        raise UsageError(
-            f"{rundir.path} has no verdicts from {', '.join(missing)}.",
-            f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}",
-        )
-    rundir.lock()
-    try:
-        summary = _aggregate(rundir, cfg, gens)
-    finally:
-        rundir.unlock()
-    _print_done(rundir, summary, f"open {rundir.file('report')}")
+    _print_outcome(api.report(run_dir, _given(kw), plugins=_plugins(), argv=_argv()))
 
 
 @cli.command("plugins")
@@ -358,6 +236,7 @@ def plugins_command(as_json):
             "provides": [
                 {"kind": c.kind, "name": c.name, "description": c.description} for c in plugins.provides(dist.name)
             ],
+            "warnings": [w.message for w in plugins.warnings if w.distribution == dist.name],
         }
         for dist in sorted(plugins.distributions.values(), key=lambda d: d.name)
     ]
@@ -371,6 +250,8 @@ def plugins_command(as_json):
         click.echo(f"{row['distribution']} {row['version'] or ''}".rstrip())
         if row.get("error"):
             click.echo(f"  FAILED: {row['error']}")
+        for warning in row.get("warnings", []):
+            click.echo(f"  WARNING: {warning}")
         for p in row["provides"]:
             click.echo(f"  {p['kind']:<19} {p['name']:<22} {p['description']}")
 
@@ -379,9 +260,11 @@ def plugins_command(as_json):
 @click.argument("name")
 @click.option("--prompt", required=True, help="The user's request.")
 @click.option("--response", default="", help="The model's response ('' to judge the request alone).")
+@click.option("--context", default=None, help="The sample's context string, for judges that read one.")
 @click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
-def judge_prompt_command(name, prompt, response, judge_arg):
+def judge_prompt_command(name, prompt, response, context, judge_arg):
     """Print the exact text a prompt-based judge feeds its model for one item (needs no weights)."""
+    from lam3_core.interfaces.errors import UsageError
     from lam3_core.interfaces.records import JudgeItem
 
     args = parse_judge_pairs(judge_arg)
@@ -392,7 +275,7 @@ def judge_prompt_command(name, prompt, response, judge_arg):
         )
     judge = _plugins().get("judge", name).create(**args.get(name, {}))
     try:
-        text = judge.render_prompt(JudgeItem(request=prompt, response=response))
+        text = judge.render_prompt(JudgeItem(request=prompt, response=response, context=context))
     except NotImplementedError:
         raise UsageError(f"The judge {name!r} is not prompt-based, so it has no prompt to show.") from None
     click.echo(text, nl=False)

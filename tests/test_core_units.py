@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from lam3_core import GenConfig, UsageError, neutralise, run_batched
-from lam3_core.interfaces.components import redact
 from lam3_core.interfaces.records import Score
+from lam3_core.kit.secrets import redact, redact_argv
 from lam3_core.run.config import parse_judge_pairs, parse_pairs, parse_value, resolve
-from lam3_core.run.pipeline import redact_argv
 from lam3_core.run.store import JsonlAppender, read_jsonl
 
 
@@ -26,7 +25,7 @@ def test_values_are_parsed_like_json_else_strings():
     assert parse_judge_pairs(["llamaguard.version=3", "llamaguard.mode=prompt"]) == {
         "llamaguard": {"version": 3, "mode": "prompt"}
     }
-    with pytest.raises(UsageError, match="JUDGE.KEY=VALUE"):
+    with pytest.raises(UsageError, match="NAME.KEY=VALUE"):
         parse_judge_pairs(["version=3"])
 
 

@@ -1,11 +1,11 @@
-"""Ensemble strategies, arbitration, bootstrap CI, kappa and refusal metrics on hand-made verdicts."""
+"""Ensemble strategies, arbitration, kappa and refusal metrics on hand-made verdicts."""
 
 from __future__ import annotations
 
 import pytest
 
 from lam3_core.analysis.ensemble import arbitrate, combine
-from lam3_core.analysis.metrics import agreement, attack_success, rate_with_ci, refusal
+from lam3_core.analysis.metrics import agreement, attack_success, refusal
 from lam3_core.interfaces.records import Generation, Verdict
 from lam3_core.testing import FakeJudge, plugin_providing
 
@@ -81,14 +81,6 @@ def test_arbiter_runs_only_on_disagreed_items(lam3_run):
     assert disputed and len(arbiters[0].seen) == len(disputed) < len(result.generations)
     assert result.summary["agreement"]["arbitrated"] == len(disputed)
     assert result.summary["judges"]["arb"]["role"] == "arbiter"
-
-
-def test_bootstrap_ci_brackets_the_rate_and_is_seeded():
-    r = rate_with_ci([True] * 30 + [False] * 70, seed=1)
-    assert r["value"] == 0.3 and r["ci_low"] < 0.3 < r["ci_high"] and r["n"] == 100
-    assert 0.18 < r["ci_low"] < 0.25 and 0.35 < r["ci_high"] < 0.42
-    assert rate_with_ci([True] * 30 + [False] * 70, seed=1) == r
-    assert rate_with_ci([])["value"] is None
 
 
 def _gen(rid, harmful, attack="none", category="c"):

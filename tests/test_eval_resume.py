@@ -73,7 +73,7 @@ def test_adding_a_judge_scores_with_that_judge_only(lam3_run, tmp_path):
 
     result = lam3_run(*base, "--judge", "kw_answer", plugins=[counting.plugin()])
     assert result.exit_code == 0, result.output
-    assert len(counting.models) == 1, "a finished run must not load the model again"
+    assert counting.models[1].calls == [], "a finished run must not use the model again"
     assert counting.judges["kw_sure"][1].seen == [], "the old judge must not run again"
     assert len(counting.judges["kw_answer"][0].seen) == 6
     assert sorted({v["judge"] for v in result.verdicts}) == ["kw_answer", "kw_sure"]
@@ -160,8 +160,9 @@ def test_a_model_error_on_one_sample_keeps_the_others(lam3_run, tmp_path):
 
 @pytest.mark.parametrize("strategy", ["any", "all", "majority", "mean", "weighted", "max"])
 def test_every_strategy_runs_end_to_end(lam3_run, strategy):
+    weights = ["--judge-weight", "refusal=2"] if strategy == "weighted" else []
     result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--judge", "profanity", "--dataset", "mini",
-                      "--limit", "8", "--ensemble", strategy, "--judge-weight", "refusal=2",
+                      "--limit", "8", "--ensemble", strategy, *weights,
                       "--ensemble-judge", "refusal", "--ensemble-judge", "profanity")
     assert result.exit_code == 0, result.output
     assert result.summary["ensemble"]["strategy"] == strategy

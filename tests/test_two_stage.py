@@ -124,7 +124,9 @@ def test_meta_records_what_reproduces_the_run(lam3_run):
     assert meta["seed"] == 3 and meta["config"]["limit"] == 2
     assert {"python", "platform", "libraries", "gpus"} <= set(meta["environment"])
     assert {"distribution": "lam3", "version": "0.1.0"} in meta["plugins"]
-    assert meta["judges"]["refusal"]["judge_version"] and meta["judges"]["refusal"]["config_hash"]
+    refusal = meta["judges"]["refusal"]
+    assert refusal["judge_version"] and refusal["identity"] and refusal["distribution"] == "lam3"
+    assert refusal["args"] == {"mode": "opening", "window": None, "min_words": 2, "phrases": None}
     assert meta["started"] and meta["ended"]
     assert meta["command"][:4] == ["lam3", "eval", "--model", "echo"]
 
@@ -147,4 +149,5 @@ def test_secret_arguments_are_redacted_in_meta(lam3_run):
     )
     assert result.exit_code == 0, result.output
     assert result.files_containing("sk-SECRET-123") == []
-    assert result.files_containing("keyed.api_key=***") == ["meta.json"]
+    assert set(result.files_containing("keyed.api_key=***")) == {"meta.json", "lam3.log"}
+    assert result.meta["judges"]["keyed"]["args"] == {"api_key": "***"}

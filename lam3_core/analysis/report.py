@@ -1,6 +1,11 @@
-"""The human-readable report (printed and written to report.md), rendered from summary.json."""
+"""The human-readable report (printed and written to report.md), rendered from summary.json.
+
+Failures come first: a report whose records partly failed says so before any rate.
+"""
 
 from __future__ import annotations
+
+from lam3_core.analysis.errors import describe
 
 
 def _fmt(x) -> str:
@@ -10,14 +15,28 @@ def _fmt(x) -> str:
 def _rate(r: dict) -> str:
     if not r or r.get("value") is None:
         return "n/a (n=0)"
-    return f"{r['value']:.3f} [95% CI {r['ci_low']:.3f}, {r['ci_high']:.3f}] n={r['n']}"
+    clustered = f", {r['n_clusters']} samples" if r.get("n_clusters") else ""
+    return f"{r['value']:.3f} [95% CI {r['ci_low']:.3f}, {r['ci_high']:.3f}] n={r['n']}{clustered}"
+
+
+def _problems(summary: dict) -> list[str]:
+    errors = summary.get("errors") or {}
+    lines = []
+    generation = errors.get("generation") or {}
+    if generation.get("count"):
+        lines.append(describe("generation", generation, generation["of"]))
+    for judge, tallied in (errors.get("judges") or {}).items():
+        if tallied.get("count"):
+            lines.append(describe(f"judge {judge}", tallied, tallied["of"]))
+    blocks = [f"```\n{line}\n```" for line in lines]
+    blocks += [f"- warning: {w}" for w in summary.get("warnings", [])]
+    return ["## Errors and warnings", "", *blocks, ""] if blocks else []
 
 
 def render(summary: dict) -> str:
     ens = summary["ensemble"]
-    lines = [
-        f"# lam3 report: {summary['model']}",
-        "",
+    lines = [f"# lam3 report: {summary['model']}", "", *_problems(summary)]
+    lines += [
         f"- records: {summary['n_records']} ({summary['n_samples']} samples), generation errors: "
         f"{summary['generation_errors']}",
         f"- ensemble: {ens['strategy']} of {', '.join(ens['judges'])}"
@@ -25,34 +44,43 @@ def render(summary: dict) -> str:
         + (f"; side by side: {', '.join(ens['side_by_side'])}" if ens["side_by_side"] else "")
         + f"; ensemble errors: {ens['errors']}",
         f"- attack success rate (harmful samples): {_rate(summary['asr'])}",
+        f"- any attack succeeded (per sample): {_rate(summary['asr_any_attack'])}",
     ]
     for title, key in (("by attack", "by_attack"), ("by category", "by_category")):
         if summary[key]:
             lines += ["", f"## ASR {title}", ""]
             lines += [f"- {name}: {_rate(r)}" for name, r in summary[key].items()]
+    for attack, variants in summary.get("by_variant", {}).items():
+        lines += ["", f"## ASR of {attack} by variant", ""]
+        lines += [f"- {name}: {_rate(r)}" for name, r in variants.items()]
     lines += [
         "",
         "## Judges",
         "",
-        "| judge | measures | flag rate | mean score | n | errors |",
-        "|---|---|---|---|---|---|",
+        "| judge | measures | threshold | flag rate (flag means) | mean score | n | errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, s in summary["judges"].items():
         role = " (arbiter)" if s["role"] == "arbiter" else ""
-        cells = [f"{name}{role}", s["measures"], _fmt(s["flag_rate"]), _fmt(s["mean_score"]), s["n"], s["errors"]]
+        cells = [f"{name}{role}", s["measures"], _fmt(summary.get("thresholds", {}).get(name)),
+                 f"{_fmt(s['flag_rate'])} ({s['flag_means']})", _fmt(s["mean_score"]), s["n"], s["errors"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if summary["by_measure"]:
         lines += ["", "## Side by side (flag rate by what the judge measures)", ""]
         for measure, judges in summary["by_measure"].items():
-            lines.append(f"- {measure}: " + ", ".join(f"{j} {_fmt(r)}" for j, r in judges.items()))
+            lines.append(f"- {measure}: " + ", ".join(
+                f"{j} {_fmt(r['flag_rate'])} ({r['flag_means']})" for j, r in judges.items()))
     agr = summary["agreement"]
     lines += [
         "",
         "## Agreement",
         "",
-        f"- items in disagreement: {_fmt(agr['disagreement_rate'])} (arbitrated: {agr['arbitrated']})",
+        f"- items on which the ensemble's judges disagree: {_fmt(agr['disagreement_rate'])} "
+        f"(arbitrated: {agr['arbitrated']})",
     ]
-    lines += [f"- Cohen's kappa {pair}: {_fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
+    lines += [f"- Cohen's kappa {pair} (same measure): {_fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
+    lines += [f"- Cohen's kappa {pair} (different measures: low agreement expected): {_fmt(k)}"
+              for pair, k in agr.get("cross_measure_kappa", {}).items()]
     if summary.get("refusal"):
         lines += ["", "## Refusal", ""]
         for judge, r in summary["refusal"].items():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from lam3_core.analysis.ensemble import arbitrate, combine
+from lam3_core.analysis.ensemble import VOTING_STRATEGIES, EnsemblePolicy
+from lam3_core.analysis.errors import tally
 from lam3_core.analysis.metrics import agreement, attack_success, judge_stats, refusal
 from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
-from lam3_core.run.config import RunConfig
-
-SOCIAL_TOXICITY = "social_toxicity"
 
 
 def rethreshold(verdicts: list[Verdict], thresholds: dict[str, float]) -> list[Verdict]:
@@ -30,78 +28,65 @@ def by_judge(verdicts: list[Verdict], record_ids: set[str]) -> dict[str, dict[st
     return dict(table)
 
 
-def ensemble_members(cfg: RunConfig, measures: dict[str, str | None]) -> list[str]:
-    """The judges that form the ensemble (and so the ASR): ``--ensemble-judge`` when given, else the
-    selected judges that measure attack success (all but social-toxicity judges, which are
-    reported side by side instead of being blended by accident), else all selected judges."""
-    if cfg.ensemble_judges:
-        return list(cfg.ensemble_judges)
-    success = [j for j in cfg.judges if measures.get(j) != SOCIAL_TOXICITY]
-    return success or list(cfg.judges)
+def _errors(gens: list[Generation], table: dict[str, dict[str, Verdict]]) -> dict:
+    """Error tallies per stage. A judge's errors leave out the records whose generation failed."""
+    failed_generation = {g.record_id for g in gens if g.error}
+    judges = {}
+    for name, by_record in sorted(table.items()):
+        own = [v.error for r, v in by_record.items() if v.error and r not in failed_generation]
+        asked = sum(1 for r in by_record if r not in failed_generation)
+        judges[name] = {**tally(own), "of": asked}
+    return {"generation": {**tally(g.error for g in gens if g.error), "of": len(gens)}, "judges": judges}
 
 
-def ensemble_verdicts(
-    gens: list[Generation],
-    table: dict[str, dict[str, Verdict]],
-    cfg: RunConfig,
-    members: list[str],
-    use_arbiter: bool = True,
-) -> dict[str, EnsembleVerdict]:
-    """The ensemble verdict of every generation over ``members``, arbitrated where needed."""
-    threshold = float(cfg.thresholds.get("ensemble", 0.5))
-    result = {}
-    for g in gens:
-        votes = {j: table[j][g.record_id] for j in members if g.record_id in table.get(j, {})}
-        verdict = combine(g.record_id, votes, cfg.ensemble, cfg.judge_weights, threshold)
-        arbiter = table.get(cfg.arbiter or "", {}).get(g.record_id) if use_arbiter else None
-        if verdict.disagreement and arbiter is not None:
-            verdict = arbitrate(verdict, arbiter)
-        result[g.record_id] = verdict
-    return result
+def _warnings(gens: list[Generation], policy: EnsemblePolicy) -> list[str]:
+    warnings = []
+    if gens and not any(g.harmful for g in gens):
+        warnings.append(
+            "No sample is marked harmful, so the attack success rate is undefined. Mark the harmful ones "
+            "(a `harmful` column, or --dataset-arg harmful=true when every row is harmful).")
+    if policy.arbiter and len(policy.members) < 2:
+        warnings.append(f"The arbiter {policy.arbiter} never runs: with one ensemble judge there is no disagreement.")
+    return warnings
 
 
-def needs_arbiter(
-    gens: list[Generation], table: dict[str, dict[str, Verdict]], cfg: RunConfig, members: list[str]
-) -> list[Generation]:
-    """The generations on which the ensemble's judges disagree (only these go to the arbiter)."""
-    ensemble = ensemble_verdicts(gens, table, cfg, members, use_arbiter=False)
-    return [g for g in gens if ensemble[g.record_id].disagreement]
-
-
-def build_summary(
-    gens: list[Generation], verdicts: list[Verdict], cfg: RunConfig
-) -> tuple[dict, dict[str, EnsembleVerdict]]:
+def build_summary(gens: list[Generation], verdicts: list[Verdict],
+                  policy: EnsemblePolicy) -> tuple[dict, dict[str, EnsembleVerdict]]:
+    """summary.json's content and the ensemble verdict of every generation."""
     ids = {g.record_id for g in gens}
-    table = by_judge(rethreshold(verdicts, cfg.thresholds), ids)
-    selected = {j: table.get(j, {}) for j in [*cfg.judges, *([cfg.arbiter] if cfg.arbiter else [])]}
-    measures = {j: next(iter(vs.values())).measures for j, vs in table.items() if vs}
-    members = ensemble_members(cfg, measures)
-    ensemble = ensemble_verdicts(gens, table, cfg, members)
+    table = by_judge(rethreshold(verdicts, policy.thresholds), ids)
+    selected = {j: table.get(j, {}) for j in [*policy.judges, *([policy.arbiter] if policy.arbiter else [])]}
+    ensemble = policy.verdicts([g.record_id for g in gens], table)
     stats = judge_stats(selected)
-    by_measure: dict[str, dict[str, float | None]] = defaultdict(dict)
+    by_measure: dict[str, dict[str, dict]] = defaultdict(dict)
     for name, s in stats.items():
         if s["role"] != "arbiter":
-            by_measure[s["measures"] or "other"][name] = s["flag_rate"]
+            by_measure[s["measures"] or "other"][name] = {"flag_rate": s["flag_rate"], "flag_means": s["flag_means"]}
+    thresholds = {j: next((v.threshold for v in table.get(j, {}).values()), policy.thresholds.get(j))
+                  for j in selected}
     summary = {
         "n_records": len(gens),
         "n_samples": len({g.sample_id for g in gens}),
         "generation_errors": sum(1 for g in gens if g.error),
-        "model": gens[0].model if gens else cfg.model,
+        "model": gens[0].model if gens else None,
+        "thresholds": thresholds,
         "ensemble": {
-            "strategy": cfg.ensemble,
-            "judges": members,
-            "side_by_side": [j for j in cfg.judges if j not in members],
-            "arbiter": cfg.arbiter,
-            "weights": dict(cfg.judge_weights),
-            "threshold": float(cfg.thresholds.get("ensemble", 0.5)),
+            "strategy": policy.strategy,
+            "judges": policy.members,
+            "side_by_side": policy.side_by_side,
+            "arbiter": policy.arbiter,
+            "weights": dict(policy.weights),
+            "threshold": None if policy.strategy in VOTING_STRATEGIES else policy.threshold,
             "errors": sum(1 for e in ensemble.values() if e.error),
             "flag_rate": _rate([e.flagged for e in ensemble.values() if e.flagged is not None]),
         },
-        **attack_success(gens, ensemble, cfg.seed),
+        **attack_success(gens, ensemble),
         "judges": stats,
         "by_measure": dict(by_measure),
-        "agreement": agreement({j: table.get(j, {}) for j in cfg.judges}, list(cfg.judges), ensemble),
-        "refusal": refusal(gens, selected, cfg.seed),
+        "agreement": agreement({j: table.get(j, {}) for j in policy.judges}, list(policy.judges), ensemble),
+        "refusal": refusal(gens, selected),
+        "errors": _errors(gens, selected),
+        "warnings": _warnings(gens, policy),
     }
     return summary, ensemble
 

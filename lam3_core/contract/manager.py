@@ -1,44 +1,49 @@
-"""Finds plugins through the ``lam3`` entry-point group and collects what they register.
+"""Finds plugins through the ``lam3`` entry-point group, loads them with pluggy, and calls their hooks.
 
 Environment:
   LAM3_DISABLE_PLUGIN_AUTOLOAD=1  load no third-party distribution (the core's own built-ins still load)
   LAM3_PLUGINS=dist1,dist2        load only these distributions (names or entry-point names)
+  LAM3_TRACE_PLUGINS=1            print every hook call and its result to stderr (pluggy's tracing)
 
-A plugin that fails to import, or implements a hook lam3 does not know, is reported with
-its distribution and the error, and the others still load.
+pluggy validates every implementation and decides the call order (``tryfirst`` / ``trylast``).
+lam3 calls one plugin at a time, in that order, so that each gets a registrar bound to its
+own distribution and a failing plugin is isolated: a plugin that fails to import, implements
+an unknown hook, takes an argument a hook does not have, reuses another distribution's
+entry-point name or raises while registering is reported as a load failure naming its
+distribution, and the others still load.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import Any
 
 import pluggy
 
 from lam3_core.contract import hookspecs
-from lam3_core.contract.registry import KINDS, Component, Registrar, Registry
-from lam3_core.interfaces.errors import PluginError, UsageError
+from lam3_core.contract.events import RunInfo, frozen
+from lam3_core.contract.kinds import KINDS
+from lam3_core.contract.registry import Component, Registrar, Registry
+from lam3_core.interfaces.errors import UsageError
 
 log = logging.getLogger("lam3")
 
 ENTRY_POINT_GROUP = "lam3"
 CORE_DISTRIBUTION = "lam3"
-REGISTRATION_HOOKS = {
-    "model": "lam3_register_models",
-    "judge": "lam3_register_judges",
-    "attack": "lam3_register_attacks",
-    "uncertainty_metric": "lam3_register_uncertainty_metrics",
-    "dataset": "lam3_register_datasets",
-}
 
 
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _switched_on(variable: str) -> bool:
+    return os.environ.get(variable, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -52,6 +57,8 @@ class Distribution:
 
 @dataclass
 class LoadFailure:
+    """A plugin (or one of its registrations) that could not be loaded, and why."""
+
     distribution: str
     plugin: str
     error: str
@@ -60,71 +67,88 @@ class LoadFailure:
         return f"plugin {self.plugin!r} from {self.distribution} failed to load: {self.error}"
 
 
-def _unknown_hooks(plugin: object) -> list[str]:
-    known = {name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("lam3_")}
-    found = []
-    for name in dir(plugin):
-        attr = getattr(plugin, name, None)
-        if callable(attr) and hasattr(attr, "lam3_impl") and name not in known:
-            found.append(name)
-    return found
+@dataclass
+class LoadWarning:
+    """Something a plugin registered that loads but will not behave as its author probably meant."""
+
+    distribution: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.distribution}: {self.message}"
 
 
 class Plugins:
-    """The loaded plugins, their registry and the load failures."""
+    """The loaded plugins: their registry, load failures and warnings, and typed calls of the lifecycle hooks."""
 
     def __init__(self):
         self.pm = pluggy.PluginManager("lam3")
         self.pm.add_hookspecs(hookspecs)
+        if _switched_on("LAM3_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(sys.stderr.write)
+            self.pm.enable_tracing()
         self.registry = Registry()
         self.distributions: dict[str, Distribution] = {}
         self.failures: list[LoadFailure] = []
-        self._dist_of: dict[str, str] = {}
+        self.warnings: list[LoadWarning] = []
+        self._distribution_of: dict[str, str] = {}
 
     def register(self, plugin: object, name: str, distribution: str, version: str) -> bool:
-        """Register one plugin object; reject it (recording why) if it implements unknown hooks."""
-        unknown = _unknown_hooks(plugin)
+        """Register one plugin object with pluggy; on any rejection record a load failure and return False."""
+        owner = self._distribution_of.get(name)
+        if owner is not None or self.pm.has_plugin(name):
+            return self._fail(distribution, name, f"its entry-point name {name!r} is already used by "
+                              f"{owner or 'another plugin'}; rename one of the two entry points")
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            return self._fail(distribution, name, f"{exc} (lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; "
+                              "check the hook's arguments in docs/plugin-hooks.md)")
+        unknown = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.has_spec())
         if unknown:
-            self.failures.append(
-                LoadFailure(
-                    distribution,
-                    name,
-                    f"implements unknown hook(s) {', '.join(unknown)} "
-                    f"(lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; "
-                    "check the names against lam3_core.contract.hookspecs)",
-                )
-            )
-            return False
-        self.pm.register(plugin, name=name)
-        self._dist_of[name] = distribution
+            self.pm.unregister(plugin)
+            return self._fail(distribution, name, f"implements unknown hook(s) {', '.join(unknown)} "
+                              f"(lam3 hookspec version {hookspecs.HOOKSPEC_VERSION}; check the names against "
+                              "docs/plugin-hooks.md)")
+        self._distribution_of[name] = distribution
         self.distributions.setdefault(distribution, Distribution(distribution, version)).plugins.append(name)
         return True
 
+    def _fail(self, distribution: str, plugin: str, error: str) -> bool:
+        self.failures.append(LoadFailure(distribution, plugin, error))
+        return False
+
+    def _call_one(self, hook: str, plugin: object, **kwargs: Any) -> Any:
+        """Call ``hook`` on ``plugin`` alone, through pluggy (validation, argument subsets, tracing)."""
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        return self.pm.subset_hook_caller(hook, others)(**kwargs)
+
+    def _implementations(self, hook: str) -> list:
+        """The hook's implementations in the order pluggy calls them (tryfirst first, trylast last)."""
+        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+
     def collect(self) -> None:
         """Call every registration hook, one plugin at a time, each with its own registrar."""
-        for kind in KINDS:
-            caller = getattr(self.pm.hook, REGISTRATION_HOOKS[kind])
-            for impl in caller.get_hookimpls():
-                dist = self.distributions[self._dist_of[impl.plugin_name]]
-                registrar = Registrar(self.registry, kind, dist.name, dist.version)
+        for kind in KINDS.values():
+            for impl in self._implementations(kind.hook):
+                dist = self.distributions[self._distribution_of[impl.plugin_name]]
+                registrar: Registrar = Registrar(kind.name, dist.name, dist.version)
                 try:
-                    impl.function(registry=registrar)
-                except PluginError:
-                    raise
+                    self._call_one(kind.hook, impl.plugin, registry=registrar)
                 except Exception as exc:
-                    self.failures.append(
-                        LoadFailure(
-                            dist.name,
-                            impl.plugin_name,
-                            f"{REGISTRATION_HOOKS[kind]} raised {type(exc).__name__}: {exc}",
-                        )
-                    )
+                    self._fail(dist.name, impl.plugin_name, f"{kind.hook} raised {type(exc).__name__}: {exc}")
+                    continue
+                for component in registrar.added:
+                    conflict = self.registry.add(component)
+                    if conflict is not None:
+                        self._fail(dist.name, impl.plugin_name, str(conflict.error()))
+                self.warnings += [LoadWarning(dist.name, w) for w in registrar.warnings]
 
     def get(self, kind: str, name: str) -> Component:
         try:
             return self.registry.get(kind, name)
         except UsageError as exc:
-            if self.failures:
+            if self.failures and (kind, name) not in self.registry.conflicts:
                 broken = "; ".join(str(f) for f in self.failures)
                 raise UsageError(exc.problem, f"{exc.fix} Note: {broken}.") from None
             raise
@@ -132,13 +156,25 @@ class Plugins:
     def provides(self, distribution: str) -> list[Component]:
         return [c for c in self.registry.all() if c.distribution == distribution]
 
-    def notify(self, hook_name: str, **kwargs) -> None:
-        """Call a lifecycle hook on every observer; an observer's exception is only a warning."""
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+    # ----- lifecycle hooks: observers get read-only copies; an observer's exception is only a warning ----------
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        for impl in self._implementations(hook):
             try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames})
+                self._call_one(hook, impl.plugin, **kwargs)
             except Exception as exc:  # an observer must never kill a long run
-                log.warning("observer %s raised in %s: %s: %s", impl.plugin_name, hook_name, type(exc).__name__, exc)
+                log.warning("observer %s raised in %s: %s: %s", impl.plugin_name, hook, type(exc).__name__, exc)
+
+    def run_started(self, run: RunInfo) -> None:
+        self._notify("lam3_run_started", run=run)
+
+    def records_written(self, run: RunInfo, kind: str, records: Sequence[Mapping[str, Any]]) -> None:
+        if records:
+            self._notify("lam3_records_written", run=run, kind=kind, records=frozen(list(records)))
+
+    def run_finished(self, run: RunInfo, summary: Mapping[str, Any] | None, error: BaseException | None) -> None:
+        self._notify("lam3_run_finished", run=run, summary=frozen(summary) if summary is not None else None,
+                     error=error)
 
 
 def _allowlist() -> set[str] | None:
@@ -153,19 +189,15 @@ def load_plugins(extra: Sequence[tuple[str, object]] = ()) -> Plugins:
     ``lam3_core.testing`` does; their distribution is reported as the name.
     """
     plugins = Plugins()
-    autoload = os.environ.get("LAM3_DISABLE_PLUGIN_AUTOLOAD", "").strip() not in ("1", "true", "yes")
+    autoload = not _switched_on("LAM3_DISABLE_PLUGIN_AUTOLOAD")
     allow = _allowlist()
     seen: set[str] = set()
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist_name = ep.dist.name if ep.dist else ep.module
         version = ep.dist.version if ep.dist else "unknown"
-        is_core = _normalise(dist_name) == CORE_DISTRIBUTION
-        seen.update({_normalise(dist_name), _normalise(ep.name)})
-        if not is_core and (
-            not autoload or (allow is not None and not ({_normalise(dist_name), _normalise(ep.name)} & allow))
-        ):
-            continue
-        if ep.name in plugins.pm.list_name_plugin() or plugins.pm.is_blocked(ep.name):
+        names = {_normalise(dist_name), _normalise(ep.name)}
+        seen |= names
+        if _normalise(dist_name) != CORE_DISTRIBUTION and (not autoload or (allow is not None and not names & allow)):
             continue
         try:
             module = ep.load()

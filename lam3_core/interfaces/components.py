@@ -13,13 +13,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Generation, JudgeItem, Sample, Score, UncertaintyItem, Verdict
 
-SECRET_WORDS = ("key", "token", "secret", "password")
-
-
-def redact(config: dict) -> dict:
-    """A copy of ``config`` with every value whose key looks like a secret replaced by '***'."""
-    return {k: ("***" if any(w in k.lower() for w in SECRET_WORDS) and v else v) for k, v in config.items()}
-
 
 class Model(ABC):
     """A multimodal LLM: image(s) + text in, text out.

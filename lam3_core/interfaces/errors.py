@@ -22,3 +22,17 @@ class UsageError(Lam3Error):
 
 class PluginError(UsageError):
     """A plugin broke the contract (duplicate name, unknown hook, bad registration)."""
+
+
+class PluginFault(Lam3Error):
+    """A plugin's own code failed where it should not (a factory raised): a bug to report to its
+    authors, not something the user can fix with an option. Its cause keeps the traceback."""
+
+
+class RunFailed(Lam3Error):
+    """Too many records of a stage failed (see ``--max-error-rate``). Everything was written; the
+    message gives the most common errors and their counts. ``outcome`` is what the command produced."""
+
+    def __init__(self, message: str, outcome=None):
+        super().__init__(message)
+        self.outcome = outcome

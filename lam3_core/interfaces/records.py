@@ -24,6 +24,7 @@ class Sample:
     ``images`` are paths or in-memory PIL images. ``meta`` is free-form for datasets; keys the
     core reads: ``target`` (an affirmative target continuation, for white-box attacks),
     ``context`` (a context string the judges see, e.g. HarmBench's contextual behaviours),
+    ``request`` (the request itself, for judges, when ``prompt`` wraps it in a context),
     and, on attacked samples, ``variant`` (which of several attacked versions of one sample:
     an int or a short name) and ``attack_info`` (a dict the core stores in the generation
     record, e.g. a PGD attack's final loss). ``missing_images`` lists images the sample needs but
@@ -56,7 +57,14 @@ class Completion:
 
 @dataclass
 class Generation:
-    """A model's answer to one (sample, attack, variant), as written to generations.jsonl."""
+    """A model's answer to one (sample, attack, variant), as written to generations.jsonl.
+
+    ``request`` is the sample's prompt as the dataset wrote it, ``prompt`` what was sent after the
+    attack, ``images`` the images the model was shown (an attack's images live in the run
+    directory, relative paths from it). ``attack_args`` are the attack's resolved arguments,
+    ``attack_info`` what the attack recorded (e.g. a PGD loss), ``sample_hash`` the hash of the
+    sample's content when it was answered (a changed sample is answered again on resume).
+    """
 
     record_id: str
     sample_id: str
@@ -76,6 +84,10 @@ class Generation:
     samples: list[dict] | None = None
     error: str | None = None
     info: dict = field(default_factory=dict)
+    context: str | None = None
+    attack_args: dict = field(default_factory=dict)
+    attack_info: dict = field(default_factory=dict)
+    sample_hash: str | None = None
 
     @staticmethod
     def make_id(sample_id: str, attack: str, variant: int | str = 0) -> str:
@@ -139,7 +151,13 @@ class Score:
 
 @dataclass
 class Verdict:
-    """One judge's verdict on one generation, as written to verdicts.jsonl."""
+    """One judge's verdict on one generation, as written to verdicts.jsonl.
+
+    ``score`` is the judge's raw score. ``threshold`` and ``flagged`` are as judged: summary.json
+    applies the thresholds of the command that built it (``lam3 report --threshold`` changes them
+    without rewriting verdicts) and records them under ``thresholds``. ``judge_config`` is the
+    hash of the judge's identity (arguments, distribution, code) that resume compares.
+    """
 
     record_id: str
     judge: str

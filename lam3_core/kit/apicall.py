@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC
 from typing import TypeVar
-from urllib.parse import quote, quote_plus
 
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.arguments import check_number
+from lam3_core.kit.secrets import scrub
 
 __all__ = ["RateLimiter", "api_key", "call_with_retries", "check_retry_settings", "scrub"]
 
@@ -149,15 +149,6 @@ def api_key(env_var: str, configured: str | None, *, judge: str | None = None, o
         f"The {judge} judge needs an API key and found none: the environment variable {env_var} is not set.",
         f"Set it (export {env_var}=YOUR_KEY) or pass --judge-arg {judge}.api_key=YOUR_KEY. {otherwise}".strip(),
     )
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` replaced by '***', also where it appears URL-encoded (``?key=...``)."""
-    if not secret:
-        return text
-    for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
 
 
 def check_retry_settings(owner: str, timeout: object, max_retries: object, backoff_base: object, max_delay: object,

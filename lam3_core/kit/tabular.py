@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -12,7 +13,8 @@ SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 
 
 def read_rows(path: str | Path) -> list[tuple[int, dict]]:
-    """(line number, row) pairs from a .jsonl/.json (JSON lines) or .csv/.tsv file."""
+    """(line number, row) pairs from a .jsonl/.json (JSON lines) or .csv/.tsv file (quoted CSV fields keep
+    their line breaks)."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise UsageError(f"File not found: {p}.", "Check the path (relative paths are from the current directory).")
@@ -23,8 +25,13 @@ def read_rows(path: str | Path) -> list[tuple[int, dict]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{p} cannot be read: {exc}.") from None
     if p.suffix.lower() in (".csv", ".tsv"):
-        reader = csv.DictReader(text.splitlines(), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
-        return [(i, dict(row)) for i, row in enumerate(reader, start=2)]
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
+        rows = []
+        start = 2
+        for row in reader:  # quoted fields may span lines: a row is numbered by the line it starts on
+            rows.append((start, dict(row)))
+            start = reader.line_num + 1
+        return rows
     return json_lines(p, text.splitlines(), "Fix that line; each line must be one JSON object.")
 
 

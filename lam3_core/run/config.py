@@ -1,17 +1,22 @@
-"""The resolved configuration of a run: YAML file first, command line on top."""
+"""The resolved configuration of a run: YAML file first, command line on top, every value type-checked.
+
+A value that cannot be honoured is refused with one message naming where it came from (the
+YAML key or the option) and what is expected — before any run directory is created.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from lam3_core.interfaces.components import redact
+from lam3_core.analysis.ensemble import STRATEGIES, VOTING_STRATEGIES, EnsemblePolicy
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
+from lam3_core.kit.secrets import redact
 
-STRATEGIES = ("any", "all", "majority", "mean", "weighted", "max")
-GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "attacks", "gen", "seed")
+GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "attacks", "attack_args", "gen", "seed")
 
 
 def parse_value(text: str):
@@ -34,21 +39,73 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict:
 
 
 def parse_judge_pairs(pairs: tuple[str, ...] | list[str], option: str = "--judge-arg") -> dict[str, dict]:
-    """``["detoxify.variant=unbiased"]`` -> ``{"detoxify": {"variant": "unbiased"}}``."""
+    """``["detoxify.variant=unbiased"]`` -> ``{"detoxify": {"variant": "unbiased"}}``; also for --attack-arg and
+    --metric-arg."""
     result: dict[str, dict] = {}
     for pair in pairs:
         target, sep, value = pair.partition("=")
-        judge, dot, key = target.partition(".")
-        if not sep or not dot or not judge or not key:
-            raise UsageError(
-                f"{option} expects JUDGE.KEY=VALUE, got {pair!r}.", f"Example: {option} detoxify.variant=unbiased"
-            )
-        result.setdefault(judge, {})[key] = parse_value(value)
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not name or not key:
+            raise UsageError(f"{option} expects NAME.KEY=VALUE, got {pair!r}.",
+                             f"Example: {option} detoxify.variant=unbiased")
+        result.setdefault(name, {})[key] = parse_value(value)
     return result
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
+
+
+def _mapping(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+def _per_name(value: Any) -> bool:
+    return _mapping(value) and all(_mapping(v) for v in value.values())
+
+
+def _numbers(value: Any) -> bool:
+    return _mapping(value) and all(_is_number(v) for v in value.values())
+
+
+# field -> (check, what is expected); None values are allowed for the optional fields.
+_CHECKS: dict[str, tuple[Any, str]] = {
+    "model": (lambda v: isinstance(v, str) and v, "a model name"),
+    "model_args": (_mapping, "a mapping of argument names to values"),
+    "judges": (_names, "a list of judge names, e.g. [refusal, detoxify]"),
+    "judge_args": (_per_name, "a mapping judge -> {argument: value}"),
+    "dataset": (lambda v: isinstance(v, str) and v, "a dataset name or file"),
+    "dataset_args": (_mapping, "a mapping of argument names to values"),
+    "attacks": (_names, "a list of attack names, e.g. [none, figstep]"),
+    "attack_args": (_per_name, "a mapping attack -> {argument: value}"),
+    "ensemble": (lambda v: v in STRATEGIES, f"one of {', '.join(STRATEGIES)}"),
+    "ensemble_judges": (_names, "a list of judge names"),
+    "judge_weights": (_numbers, "a mapping judge -> number"),
+    "thresholds": (lambda v: _numbers(v) and all(0 <= x <= 1 for x in v.values()),
+                   "a mapping judge (or 'ensemble') -> number in [0, 1]"),
+    "arbiter": (lambda v: isinstance(v, str) and v, "a judge name"),
+    "limit": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "gen": (_mapping, "a mapping of generation settings, e.g. {max_new_tokens: 64}"),
+    "out": (lambda v: isinstance(v, str) and v, "a directory path"),
+    "judge_cache": (lambda v: isinstance(v, str) and v, "a file path"),
+    "no_judge_cache": (lambda v: isinstance(v, bool), "true or false"),
+    "max_error_rate": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
+    "retry_errors": (lambda v: isinstance(v, bool), "true or false"),
+    "quiet": (lambda v: isinstance(v, bool), "true or false"),
+}
+_OPTIONAL = {"model", "dataset", "arbiter", "limit", "out", "judge_cache"}
 
 
 @dataclass
 class RunConfig:
+    """Everything a run is told. Field names are also the YAML keys and, with dashes, the options."""
+
     model: str | None = None
     model_args: dict = field(default_factory=dict)
     judges: list[str] = field(default_factory=list)
@@ -56,6 +113,7 @@ class RunConfig:
     dataset: str | None = None
     dataset_args: dict = field(default_factory=dict)
     attacks: list[str] = field(default_factory=list)
+    attack_args: dict[str, dict] = field(default_factory=dict)
     ensemble: str = "majority"
     ensemble_judges: list[str] = field(default_factory=list)
     judge_weights: dict[str, float] = field(default_factory=dict)
@@ -68,6 +126,30 @@ class RunConfig:
     out: str | None = None
     judge_cache: str | None = None
     no_judge_cache: bool = False
+    max_error_rate: float = 0.5
+    retry_errors: bool = True
+    quiet: bool = False
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], origin: str = "the configuration") -> RunConfig:
+        """A config from plain values (a YAML mapping, or the Python API), every value checked.
+
+        ``origin`` names where the values came from in messages (a file name, or "the command line").
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(f"{origin}: unknown key(s) {', '.join(unknown)}.",
+                             f"Known keys: {', '.join(sorted(known))}.")
+        for key, value in values.items():
+            if value is None and key in _OPTIONAL:
+                continue
+            check, expected = _CHECKS[key]
+            if not check(value):
+                raise UsageError(f"{origin}: {key} must be {expected}, got {value!r}.",
+                                 f"Fix {key} in {origin}.")
+        cleaned = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        return cls(**cleaned)
 
     def gen_config(self) -> GenConfig:
         return GenConfig.from_dict({"seed": self.seed, **self.gen})
@@ -76,15 +158,29 @@ class RunConfig:
         """The config as recorded in meta.json: secrets redacted."""
         data = asdict(self)
         data["model_args"] = redact(self.model_args)
-        data["judge_args"] = {j: redact(a) for j, a in self.judge_args.items()}
+        data["dataset_args"] = redact(self.dataset_args)
+        for key in ("judge_args", "attack_args"):
+            data[key] = {name: redact(args) for name, args in getattr(self, key).items()}
         return data
 
     def generation_part(self) -> dict:
+        """What decides the generations: changing any of it on an existing run directory is refused."""
         data = self.to_meta()
         data["gen"] = self.gen_config().to_dict()
         return {k: data[k] for k in GENERATION_KEYS}
 
+    def ensemble_policy(self, measures: dict[str, str]) -> EnsemblePolicy:
+        """How the judges' verdicts combine, given what each selected judge measures."""
+        return EnsemblePolicy(
+            strategy=self.ensemble, judges=tuple(self.judges), measures=dict(measures),
+            chosen=tuple(self.ensemble_judges), weights=dict(self.judge_weights),
+            threshold=float(self.thresholds.get("ensemble", 0.5)), arbiter=self.arbiter,
+            thresholds={k: float(v) for k, v in self.thresholds.items() if k != "ensemble"},
+        )
+
     def validate(self, need_model: bool, need_judges: bool) -> None:
+        """Refuse what is missing, contradictory or would have no effect, before any work."""
+        type(self).from_values({f.name: getattr(self, f.name) for f in fields(self)}, "the configuration")
         if need_model and not self.model:
             raise UsageError("No model given.", "Pass --model NAME (see `lam3 plugins`).")
         if need_model and not self.dataset:
@@ -93,10 +189,9 @@ class RunConfig:
             )
         if need_judges and not self.judges:
             raise UsageError("No judge given.", "Pass at least one --judge NAME (try --judge refusal).")
-        if len(set(self.judges)) != len(self.judges):
-            raise UsageError(f"A judge is selected twice: {', '.join(self.judges)}.", "Pass each --judge once.")
-        if self.ensemble not in STRATEGIES:
-            raise UsageError(f"Unknown ensemble strategy {self.ensemble!r}.", f"Use one of: {', '.join(STRATEGIES)}.")
+        for option, names in (("--judge", self.judges), ("--attack", self.attacks)):
+            if len(set(names)) != len(names):
+                raise UsageError(f"{option} names one twice: {', '.join(names)}.", f"Pass each {option} once.")
         if self.arbiter and self.arbiter in self.judges:
             raise UsageError(
                 f"The arbiter {self.arbiter!r} is also one of the ensemble judges.",
@@ -117,26 +212,36 @@ class RunConfig:
                     f"Add --judge {stray[0]}, or remove the {option}. "
                     f"Selected: {', '.join(sorted(selected)) or 'none'}.",
                 )
+        stray = sorted(set(self.attack_args) - set(self.attacks or ["none"]))
+        if stray:
+            raise UsageError(f"--attack-arg given for {', '.join(stray)}, which is not a selected attack.",
+                             f"Add --attack {stray[0]}, or remove the --attack-arg.")
         stray = sorted(set(self.thresholds) - selected - {"ensemble"})
         if stray:
             raise UsageError(
                 f"--threshold given for {', '.join(stray)}, which is not a selected judge.",
                 "Use --threshold JUDGE=T for a selected judge, or --threshold ensemble=T.",
             )
-        for name, value in {**self.thresholds, **self.judge_weights}.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise UsageError(f"The threshold/weight for {name} must be a number, got {value!r}.")
-        for name, value in self.thresholds.items():
-            if not 0 <= value <= 1:
-                raise UsageError(f"The threshold for {name} must be in [0, 1], got {value}.")
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}.")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"--limit must be >= 1, got {self.limit}.")
+        self._refuse_settings_without_effect()
         self.gen_config()
+
+    def _refuse_settings_without_effect(self) -> None:
+        if "ensemble" in self.thresholds and self.ensemble in VOTING_STRATEGIES:
+            raise UsageError(
+                f"--threshold ensemble={self.thresholds['ensemble']} has no effect with --ensemble {self.ensemble}, "
+                "which counts the judges' votes (each at its own threshold).",
+                "Drop it, set per-judge thresholds (--threshold JUDGE=T), or use --ensemble mean|weighted|max.",
+            )
+        if self.ensemble == "weighted" and not self.judge_weights:
+            raise UsageError("--ensemble weighted needs weights, and none were given.",
+                             "Pass --judge-weight JUDGE=W for the judges (or use --ensemble mean).")
+        if self.judge_weights and self.ensemble != "weighted":
+            raise UsageError(f"--judge-weight has no effect with --ensemble {self.ensemble}.",
+                             "Use --ensemble weighted, or drop the weights.")
 
 
 def load_yaml(path: str) -> dict:
+    """The mapping in a ``--config`` YAML file, each value type-checked (the file is named in messages)."""
     import yaml
 
     p = Path(path)
@@ -148,29 +253,29 @@ def load_yaml(path: str) -> dict:
         raise UsageError(f"{p} is not valid YAML: {exc}.") from None
     if not isinstance(data, dict):
         raise UsageError(f"{p} must hold a mapping of options, got {type(data).__name__}.")
-    known = {f.name for f in fields(RunConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise UsageError(f"{p}: unknown key(s) {', '.join(unknown)}.", f"Known keys: {', '.join(sorted(known))}.")
+    RunConfig.from_values(data, str(p))
     return data
 
 
 def resolve(file_values: dict, cli_values: dict) -> RunConfig:
-    """Merge: command-line scalars and lists replace the file's; dicts are merged key by key."""
+    """A config from the file's values with the command line's on top (see ``merge_values``)."""
+    return RunConfig.from_values(merge_values(file_values, cli_values), "the command line and --config")
+
+
+def merge_values(file_values: dict, cli_values: dict) -> dict:
+    """Command-line scalars and lists replace the file's; mappings are merged key by key (per-judge and
+    per-attack arguments one level deeper)."""
     merged = dict(file_values)
     for key, value in cli_values.items():
         if value is None or value == () or value == [] or value == {}:
             continue
-        if key == "judge_args":
-            base = {j: dict(a) for j, a in (merged.get(key) or {}).items()}
-            for judge, args in value.items():
-                base.setdefault(judge, {}).update(args)
+        if key in ("judge_args", "attack_args"):
+            base = {name: dict(args) for name, args in (merged.get(key) or {}).items()}
+            for name, args in value.items():
+                base.setdefault(name, {}).update(args)
             merged[key] = base
         elif isinstance(value, dict):
             merged[key] = {**(merged.get(key) or {}), **value}
         else:
             merged[key] = list(value) if isinstance(value, tuple) else value
-    try:
-        return RunConfig(**merged)
-    except TypeError as exc:
-        raise UsageError(f"Bad configuration: {exc}.") from None
+    return merged

@@ -1,8 +1,12 @@
 """A persistent cache of judge scores, shared by all runs on the machine.
 
-Keyed by (judge name, judge version, judge config, request when the judge reads it,
-response text), so a judge is never run twice on the same text with the same settings:
-adding a judge to a finished run, or re-reporting, costs nothing for what was scored.
+Keyed by the judge's identity — its name, distribution and version, every constructor argument
+with defaults filled in (secrets left out), a fingerprint of its code when its distribution is
+installed from a local folder, and the judge's own ``version`` and ``config()`` — and by the
+item: the request and context (when the judge reads the request), the reference label, the
+response text and the content of the images. So a judge is never run twice on the same item with
+the same settings and code (adding a judge to a finished run costs nothing for what was scored),
+and a changed argument or an edited judge is never served old scores.
 Error scores are never cached. SQLite makes every write atomic, so a killed run cannot
 corrupt it.
 """
@@ -23,12 +27,6 @@ def default_cache_path() -> Path:
     return cache_dir() / "judge-cache.sqlite"
 
 
-def config_hash(config: dict) -> str:
-    """A short stable hash of a judge's config (the verdict records it, resume compares it)."""
-    text = json.dumps(config, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 class JudgeCache:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,9 +35,9 @@ class JudgeCache:
         self._db.commit()
 
     @staticmethod
-    def key(judge: str, version: str, cfg_hash: str, request: str | None, response: str) -> str:
-        text = json.dumps([judge, version, cfg_hash, request, response])
-        return hashlib.sha256(text.encode()).hexdigest()
+    def key(identity: str, item: list) -> str:
+        """The key of one judge identity (a hash) scoring one item (its JSON-able content)."""
+        return hashlib.sha256(json.dumps([identity, item], default=str).encode()).hexdigest()
 
     def get_many(self, keys: list[str]) -> dict[str, Score]:
         found: dict[str, Score] = {}

@@ -1,4 +1,9 @@
-"""A run directory: its files, its lock, and its meta.json history."""
+"""A run directory: its files, its lock, and its meta.json history.
+
+Nothing is created until a command has checked everything it was given, so a refused
+command leaves no directory behind. An existing folder that is not a lam3 run is never
+written into unless it is empty.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import fcntl
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
 
 from lam3_core.interfaces.errors import UsageError
@@ -23,40 +28,65 @@ FILES = {
     "report": "report.md",
     "log": "lam3.log",
 }
+ATTACKS = "attacks"
 
 
-@dataclass
-class RunInfo:
-    """What lifecycle hooks receive about the run in progress."""
-
-    out_dir: Path
-    command: str
-    config: dict
-    meta: dict = field(default_factory=dict)
+def safe_name(text: str) -> str:
+    """``text`` as a file-name component: letters, digits, '-', '_' and '.', at most 80 characters."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._")[:80] or "_"
 
 
 class RunDir:
-    """Owns one ``--out`` directory while a command works on it (an exclusive lock)."""
+    """One ``--out`` directory: where each file lives, the exclusive lock, meta.json and the log."""
 
-    def __init__(self, path: str | Path, create: bool = True):
+    def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
-        if create:
-            try:
-                self.path.mkdir(parents=True, exist_ok=True)
-                probe = self.path / ".lam3-write-test"
-                probe.write_text("")
-                probe.unlink()
-            except OSError as exc:
-                raise UsageError(
-                    f"Cannot write to the output directory {self.path} ({exc.strerror or exc}).",
-                    "Choose a writable --out directory.",
-                ) from None
-        elif not self.path.is_dir():
-            raise UsageError(f"Run directory not found: {self.path}.", "Pass the --out directory of an earlier run.")
         self._lock_fh = None
 
     def file(self, name: str) -> Path:
         return self.path / FILES[name]
+
+    def attack_dir(self, attack: str) -> Path:
+        return self.path / ATTACKS / safe_name(attack)
+
+    @property
+    def is_run(self) -> bool:
+        return self.file("meta").is_file()
+
+    def require_run(self) -> None:
+        """Refuse a directory that does not hold an earlier lam3 run."""
+        if not self.path.is_dir():
+            raise UsageError(f"Run directory not found: {self.path}.", "Pass the --out directory of an earlier run.")
+        if not self.is_run:
+            raise UsageError(f"{self.path} has no meta.json: it is not a lam3 run directory.",
+                             "Pass the --out directory of a lam3 run.")
+
+    def check_writable_target(self) -> None:
+        """Refuse an ``--out`` that is a file, a foreign generations file's folder, or another non-empty folder."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"--out {self.path} is a file.", "Pass a directory (new, or an earlier run's).")
+        if not self.path.is_dir() or self.is_run or not any(self.path.iterdir()):
+            return
+        if self.file("generations").exists():
+            raise UsageError(
+                f"{self.path} holds a {FILES['generations']} that lam3 did not write (there is no meta.json).",
+                f"To score it: lam3 judge {self.file('generations')} --judge NAME --out NEW_DIR",
+            )
+        raise UsageError(f"{self.path} is not empty and is not a lam3 run directory.",
+                         "Pass a new or empty directory, or an earlier run's --out to resume it.")
+
+    def create(self) -> None:
+        """Make the directory (and parents), checking that it can be written."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = self.path / ".lam3-write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot write to the output directory {self.path} ({exc.strerror or exc}).",
+                "Choose a writable --out directory.",
+            ) from None
 
     def lock(self) -> None:
         fh = open(self.path / ".lock", "w")

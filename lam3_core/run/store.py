@@ -8,12 +8,22 @@ malformed line anywhere else was not written by lam3 and is reported with file a
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.tabular import json_lines
+
+
+def _disk_error(path: Path, exc: OSError) -> Exception:
+    """A full disk (or quota) is the user's to fix: one message, and the run resumes where it stopped."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return UsageError(f"No space left on the device while writing {path}.",
+                          "Free some space, then rerun the same command: it resumes where it stopped.")
+    return exc
 
 
 def read_jsonl(path: Path, repair: bool = False) -> list[dict]:
@@ -41,6 +51,15 @@ class JsonlAppender:
     def __contains__(self, key) -> bool:
         return key in self.keys
 
+    def discard(self, where: Callable[[dict], bool]) -> list[dict]:
+        """Remove the records ``where`` accepts (to produce them again), rewriting the file in one step."""
+        gone = [r for r in self.records if where(r)]
+        if gone:
+            self.records = [r for r in self.records if not where(r)]
+            self.keys = {self.key(r) for r in self.records}
+            write_text_atomic(self.path, "".join(_line(r) for r in self.records))
+        return gone
+
     def append(self, records: Iterable[dict]) -> list[dict]:
         """Write the records whose key is new; returns those written."""
         fresh = []
@@ -51,13 +70,24 @@ class JsonlAppender:
                 fresh.append(record)
         if not fresh:
             return []
-        payload = "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in fresh)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
+        payload = "".join(_line(r) for r in fresh).encode("utf-8")
+        with open(self.path, "ab") as fh:
+            start = fh.tell()
+            try:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError as exc:
+                fh.truncate(start)
+                for record in fresh:
+                    self.keys.discard(self.key(record))
+                raise _disk_error(self.path, exc) from exc
         self.records.extend(fresh)
         return fresh
+
+
+def _line(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, default=_json_default) + "\n"
 
 
 def _json_default(value):
@@ -72,12 +102,22 @@ def _json_default(value):
 
 def write_json_atomic(path: Path, data) -> None:
     """Replace ``path`` with ``data`` in one step (temp file + rename): never half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step; on failure (a full disk) no temporary file is left."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _disk_error(path, exc) from exc

@@ -50,7 +50,8 @@ def test_a_failing_api_gives_error_verdicts_and_no_key_anywhere(fake, lam3_run, 
 
     result = lam3_run(*eval_args(fake, out, *key_args))
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # every verdict failed: the run says so
+    assert "judge openai_moderation: 3 of 3 records failed" in result.output
     verdicts = [v for v in result.verdicts if v["judge"] == "openai_moderation"]
     assert len(verdicts) == 3
     assert all(v["score"] is None and "HTTP 500" in v["error"] and "***" in v["error"] for v in verdicts)

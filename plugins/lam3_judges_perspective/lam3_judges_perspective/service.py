@@ -16,7 +16,7 @@ import httplib2
 from googleapiclient import discovery
 from googleapiclient.errors import HttpError, UnknownApiNameOrVersion
 
-from lam3_core.kit.apicall import scrub
+from lam3_core.kit.secrets import scrub
 
 DISCOVERY_URL = "https://commentanalyzer.googleapis.com/$discovery/rest?version=v1alpha1"
 GOOGLE_HOST = "commentanalyzer.googleapis.com"

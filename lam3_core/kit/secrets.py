@@ -1,0 +1,42 @@
+"""Keeping secrets out of everything lam3 writes: arguments, command lines, error texts.
+
+An argument whose name contains key, token, secret or password is a secret: meta.json,
+summaries and logs record '***' instead of its value, and the judge cache leaves it out of
+its keys. API plugins ``scrub`` the key from any text (error messages echo URLs with
+``?key=...``) before it can reach a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from urllib.parse import quote, quote_plus
+
+SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+def is_secret(name: str) -> bool:
+    """Whether an argument called ``name`` holds a secret."""
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
+def redact(config: Mapping) -> dict:
+    """A copy of ``config`` with every set value whose key looks like a secret replaced by '***'."""
+    return {k: ("***" if is_secret(k) and v else v) for k, v in config.items()}
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """The command line with the value of any secret-looking ``k=v`` argument hidden."""
+    out = []
+    for arg in argv:
+        key, sep, _ = arg.partition("=")
+        out.append(f"{key}=***" if sep and is_secret(key) else arg)
+    return out
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` replaced by '***', also where it appears URL-encoded (``?key=...``)."""
+    if not secret:
+        return text
+    for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text

@@ -1,0 +1,146 @@
+"""The generation stage: every (sample, attack, variant) answered once, flushed batch by batch, resumable.
+
+On resume it first drops what must be redone: records of samples whose content changed since
+they were answered, and (unless ``--no-retry-errors``) records that ended in an error — with the
+verdicts made from them. Then it produces only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lam3_core.interfaces.components import Model
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.records import Completion, Generation, Sample
+from lam3_core.kit.batching import is_out_of_memory
+from lam3_core.run.attacking import Attacked, AttackStore
+from lam3_core.run.components import Prepared
+from lam3_core.run.progress import Progress
+from lam3_core.run.samples import LoadedDataset
+from lam3_core.run.session import RunSession
+from lam3_core.run.store import JsonlAppender
+
+log = logging.getLogger("lam3")
+
+
+def generation_store(session: RunSession) -> JsonlAppender:
+    return JsonlAppender(session.rundir.file("generations"), key=lambda r: r["record_id"])
+
+
+def verdict_store(session: RunSession) -> JsonlAppender:
+    return JsonlAppender(session.rundir.file("verdicts"), key=lambda r: (r["record_id"], r["judge"]))
+
+
+def _check_same_settings(session: RunSession, store: JsonlAppender) -> None:
+    """Refuse new generation settings on a directory that holds generations made with others."""
+    old, new = session.meta.get("generation"), session.cfg.generation_part()
+    if store.records and old and old != new:
+        changed = ", ".join(k for k in new if old.get(k) != new.get(k))
+        raise UsageError(
+            f"{session.rundir} holds a run made with different generation settings ({changed}).",
+            "Use a new --out for the new settings, or the same settings to resume.",
+        )
+    session.record("generation", None, new)
+
+
+def _drop_stale(session: RunSession, store: JsonlAppender, dataset: LoadedDataset) -> None:
+    """Remove records to redo (changed samples; failed ones unless told to keep them) and their verdicts."""
+    hashes = dataset.hashes
+    changed = store.discard(lambda r: r["sample_id"] in hashes and r.get("sample_hash") != hashes[r["sample_id"]])
+    failed = store.discard(lambda r: r["sample_id"] in hashes and bool(r.get("error"))) \
+        if session.cfg.retry_errors else []
+    if changed:
+        log.warning("%d records answer samples whose content changed since (prompt, image, label or meta): "
+                    "answering and judging them again", len(changed))
+    if failed:
+        log.warning("retrying %d records that failed last time (--no-retry-errors keeps them)", len(failed))
+    redo = {r["record_id"] for r in changed + failed}
+    if redo:
+        verdict_store(session).discard(lambda v: v["record_id"] in redo)
+
+
+def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
+                   attacks: dict[str, Prepared]) -> list[Generation]:
+    """Produce the generations missing from generations.jsonl; return every generation of this run's samples."""
+    cfg = session.cfg
+    store = generation_store(session)
+    _check_same_settings(session, store)
+    session.record("dataset", None, dataset.fingerprint())
+    stores = {name: AttackStore(session.rundir, prepared) for name, prepared in attacks.items()}
+    for attack_store in stores.values():
+        attack_store.check_same_arguments()
+    _drop_stale(session, store, dataset)
+    for name, prepared in attacks.items():
+        session.record("attacks", name, prepared.meta())
+    instance: Model = model.instance
+    versions: list[tuple[str, Attacked]] = []
+    for name, attack_store in stores.items():
+        found = attack_store.versions(dataset.samples, dataset.hashes, cfg.batch_size, lambda: instance, cfg.quiet)
+        versions += [(name, v) for v in found]
+    todo = [(name, v) for name, v in versions if Generation.make_id(v.original.id, name, v.variant) not in store]
+    if todo:
+        session.record("model", None, {**model.meta(), "info": instance.info()})
+        log.info("generating %d records with %s (%d already done)", len(todo), cfg.model, len(store.records))
+        gen_config = cfg.gen_config()
+        try:
+            with Progress(len(todo), "generate", cfg.quiet) as progress:
+                for start in range(0, len(todo), cfg.batch_size):
+                    batch = todo[start : start + cfg.batch_size]
+                    completions = _generate_items(instance, [v.sent for _, v in batch], gen_config)
+                    records = [_generation(cfg.model, name, attacks[name], v, c, dataset.hashes[v.original.id])
+                               for (name, v), c in zip(batch, completions)]
+                    session.written("generations", store.append([r.to_dict() for r in records]))
+                    progress.update(len(batch))
+        finally:
+            session.record("model", None, {**model.meta(), "info": instance.info()})
+            instance.close()
+    wanted = {Generation.make_id(v.original.id, name, v.variant) for name, v in versions}
+    return [Generation.from_dict(r) for r in store.records if r["record_id"] in wanted]
+
+
+def _generate_items(model: Model, batch: list[Sample], gen_config) -> list[Completion]:
+    """Generate a batch; if it fails for a reason other than memory, retry one by one so that
+    only the failing sample gets an error record."""
+    try:
+        completions = model.generate(batch, gen_config)
+        if len(completions) != len(batch):
+            raise RuntimeError(f"model returned {len(completions)} completions for {len(batch)} samples")
+        return completions
+    except UsageError:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        if len(batch) == 1:
+            return [Completion(text="", error=f"{type(exc).__name__}: {exc}")]
+        log.warning("generation of a batch of %d failed (%s: %s); generating its samples one by one",
+                    len(batch), type(exc).__name__, exc)
+    return [_generate_items(model, [s], gen_config)[0] for s in batch]
+
+
+def _generation(model: str, attack: str, prepared: Prepared, version: Attacked, c: Completion,
+                sample_hash: str) -> Generation:
+    original, sent = version.original, version.sent
+    return Generation(
+        record_id=Generation.make_id(original.id, attack, version.variant),
+        sample_id=original.id,
+        attack=attack,
+        variant=version.variant,
+        model=model,
+        request=str(original.meta.get("request", original.prompt)),
+        prompt=sent.prompt,
+        response=c.text,
+        images=version.images,
+        category=original.category,
+        harmful=original.harmful,
+        label=original.label,
+        prompt_sent=c.prompt_sent,
+        token_logprobs=c.token_logprobs,
+        finish_reason=c.finish_reason,
+        error=c.error,
+        info=c.info,
+        context=original.meta.get("context"),
+        attack_args=prepared.meta()["args"],
+        attack_info=version.info,
+        sample_hash=sample_hash,
+    )

@@ -1,0 +1,155 @@
+"""The judging stage: every generation scored once by each judge, from the cache when it can be.
+
+A verdict records its judge's identity hash (``judge_config``). Resuming a judge with other
+arguments (or another version) is refused; resuming it after only its code changed (an edited,
+locally installed plugin) judges again, because the old verdicts came from other code.
+Verdicts that ended in an error are retried (unless ``--no-retry-errors``); errors are never
+cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lam3_core.interfaces.components import Judge
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.records import Generation, JudgeItem, Score, Verdict
+from lam3_core.run.attacking import resolve_images
+from lam3_core.run.components import Prepared
+from lam3_core.run.fingerprints import image_digest
+from lam3_core.run.generation import verdict_store
+from lam3_core.run.judgecache import JudgeCache, NoCache, default_cache_path
+from lam3_core.run.progress import Progress
+from lam3_core.run.session import RunSession
+from lam3_core.run.store import JsonlAppender
+
+log = logging.getLogger("lam3")
+
+NO_RESPONSE = "no response to judge"
+
+
+def open_cache(session: RunSession) -> JudgeCache | NoCache:
+    cfg = session.cfg
+    if cfg.no_judge_cache:
+        return NoCache()
+    return JudgeCache(Path(cfg.judge_cache).expanduser() if cfg.judge_cache else default_cache_path())
+
+
+def judge_item(session: RunSession, g: Generation) -> JudgeItem:
+    """What judges see of a generation (its images as absolute paths)."""
+    return JudgeItem(g.request, g.response, resolve_images(session.rundir, g.images), g.record_id, g.context, g.label)
+
+
+def _reconcile(session: RunSession, store: JsonlAppender, judge: Prepared) -> None:
+    """Refuse other arguments; judge again after a code change; drop errored verdicts to retry them."""
+    mine = [r for r in store.records if r["judge"] == judge.name]
+    old = {r.get("judge_config") for r in mine}
+    if old and old != {judge.identity_hash}:
+        before = session.meta.get("judges", {}).get(judge.name, {})
+        same_settings = (before.get("args"), before.get("version"), before.get("judge_version")) == (
+            judge.meta()["args"], judge.component.version, judge.instance.version)
+        if not same_settings:
+            raise UsageError(
+                f"{session.rundir} already holds {judge.name} verdicts made with other judge settings.",
+                f"Use a new --out for the new {judge.name} settings (lam3 judge {session.rundir.file('generations')} "
+                f"--out NEW_DIR ...), or the settings used before (meta.json, judges.{judge.name}).",
+            )
+        log.warning("the code of %s changed since its verdicts in %s were made: judging again", judge.name,
+                    session.rundir)
+        store.discard(lambda r: r["judge"] == judge.name)
+    elif session.cfg.retry_errors:
+        retried = store.discard(lambda r: r["judge"] == judge.name and bool(r.get("error")) and not
+                                str(r.get("error")).startswith(NO_RESPONSE))
+        if retried:
+            log.warning("retrying %d %s verdicts that failed last time", len(retried), judge.name)
+
+
+def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[Generation],
+                  role: str = "judge") -> None:
+    """Score every generation not yet judged by each judge, using the cache first."""
+    cfg = session.cfg
+    store = verdict_store(session)
+    cache = open_cache(session)
+    try:
+        for name, prepared in judges.items():
+            _reconcile(session, store, prepared)
+            session.record("judges", name, prepared.meta())
+            todo = [g for g in gens if (g.record_id, name) not in store]
+            if not todo:
+                continue
+            judge: Judge = prepared.instance
+            threshold = float(cfg.thresholds.get(name, judge.threshold))
+            with Progress(len(todo), f"judge {name}", cfg.quiet) as progress:
+                for start in range(0, len(todo), cfg.batch_size):
+                    batch = todo[start : start + cfg.batch_size]
+                    scores = _cached_scores(session, prepared, batch, cache)
+                    records = [_verdict(g, prepared, threshold, s, cached, role).to_dict()
+                               for g, (s, cached) in zip(batch, scores)]
+                    session.written("verdicts", store.append(records))
+                    progress.update(len(batch))
+    finally:
+        cache.close()
+
+
+def _cache_item(judge: Prepared, item: JudgeItem) -> list:
+    reads_request = judge.instance.uses_request
+    return [item.request if reads_request else None, item.context if reads_request else None, item.label,
+            item.response, [image_digest(p) for p in item.images]]
+
+
+def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation],
+                   cache) -> list[tuple[Score, bool]]:
+    items = [judge_item(session, g) for g in batch]
+    keys = [JudgeCache.key(judge.identity_hash, _cache_item(judge, i)) for i in items]
+    hits = cache.get_many([k for k, g in zip(keys, batch) if not g.error])
+    misses = [i for i, (k, g) in enumerate(zip(keys, batch)) if not g.error and k not in hits]
+    fresh = score_items(judge.instance, [items[i] for i in misses]) if misses else []
+    cache.put_many({keys[i]: s for i, s in zip(misses, fresh)})
+    by_index = dict(zip(misses, fresh))
+    results = []
+    for i, (k, g) in enumerate(zip(keys, batch)):
+        if g.error:
+            results.append((Score.failed(f"{NO_RESPONSE}: generation failed ({g.error})"), False))
+        elif i in by_index:
+            results.append((by_index[i], False))
+        else:
+            results.append((hits[k], True))
+    return results
+
+
+def score_items(judge: Judge, items: list[JudgeItem]) -> list[Score]:
+    """Score a batch; if the judge raises, score one by one so only the failing item errors."""
+    try:
+        scores = judge.score(items)
+        if len(scores) != len(items):
+            raise RuntimeError(f"judge returned {len(scores)} scores for {len(items)} items")
+        return [s.checked() for s in scores]
+    except UsageError:
+        raise
+    except Exception as exc:
+        if len(items) == 1:
+            return [Score.failed(f"{type(exc).__name__}: {exc}")]
+        log.warning("judge %s failed on a batch of %d (%s: %s); scoring its items one by one", judge.name,
+                    len(items), type(exc).__name__, exc)
+    return [score_items(judge, [item])[0] for item in items]
+
+
+def _verdict(g: Generation, judge: Prepared, threshold: float, s: Score, cached: bool, role: str) -> Verdict:
+    return Verdict(
+        record_id=g.record_id,
+        judge=judge.name,
+        judge_version=judge.instance.version,
+        judge_config=judge.identity_hash,
+        measures=str(judge.instance.measures),
+        score=None if s.error else float(s.score),
+        threshold=threshold,
+        flagged=None if s.error else float(s.score) >= threshold,
+        categories={k: float(v) for k, v in s.categories.items()},
+        flagged_categories=list(s.flagged_categories),
+        raw=s.raw,
+        error=s.error,
+        notes=list(s.notes),
+        role=role,
+        cached=cached,
+    )
