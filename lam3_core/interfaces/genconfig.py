@@ -7,6 +7,20 @@ from dataclasses import asdict, dataclass, fields
 from lam3_core.interfaces.errors import UsageError
 
 
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_EXPECTED = {
+    "int": (_integer, "an integer"),
+    "int | None": (lambda v: v is None or _integer(v), "an integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+}
+_EXAMPLES = {"max_new_tokens": 128, "min_new_tokens": 0, "do_sample": "true", "temperature": 0.7, "top_p": 0.9,
+             "top_k": 50, "repetition_penalty": 1.1, "seed": 0}
+
+
 @dataclass(frozen=True)
 class GenConfig:
     """What a model must honour when it generates. Greedy decoding is the default."""
@@ -41,14 +55,19 @@ class GenConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> GenConfig:
-        """Build from user input, rejecting unknown keys with the list of known ones."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        """Build from user input, rejecting unknown keys (listing the known ones) and values of the wrong type."""
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
         if unknown:
             raise UsageError(
                 f"Unknown generation setting(s): {', '.join(unknown)}.",
                 f"Known settings: {', '.join(sorted(known))}.",
             )
+        for name, value in values.items():
+            expected = _EXPECTED[known[name]]
+            if not expected[0](value):
+                raise UsageError(f"Generation setting {name} must be {expected[1]}, got {value!r}.",
+                                 f"Example: --gen {name}={_EXAMPLES[name]}")
         return cls(**values)
 
     def to_dict(self) -> dict:

@@ -140,24 +140,28 @@ def cached_revision(model_id: str, revision: str | None) -> str | None:
     return Path(found).parent.name if isinstance(found, str) else None
 
 
-_HUB_REACHABLE: dict[str, bool] = {}
+_REACHABLE: dict[str, bool] = {}
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick TCP connection to the hub endpoint, remembered for the process (no retry storm)."""
+def reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """One quick TCP connection to ``endpoint`` (a URL), remembered for the process (no retry storm)."""
     from urllib.parse import urlparse
 
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    if endpoint not in _HUB_REACHABLE:
+    if endpoint not in _REACHABLE:
         import socket
 
         url = urlparse(endpoint)
         try:
             socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-            _HUB_REACHABLE[endpoint] = True
+            _REACHABLE[endpoint] = True
         except OSError:
-            _HUB_REACHABLE[endpoint] = False
-    return _HUB_REACHABLE[endpoint]
+            _REACHABLE[endpoint] = False
+    return _REACHABLE[endpoint]
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub (``HF_ENDPOINT``) answers."""
+    return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
 
 
 class HFLoadOptions(TypedDict, total=False):

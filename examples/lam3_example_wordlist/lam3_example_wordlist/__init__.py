@@ -1,3 +1,8 @@
 """Example third-party lam3 plugin: the `wordlist` judge."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lam3-example-wordlist")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -10,12 +10,15 @@ output is normalised before use. Offline, pass ``checkpoint=`` a localised check
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, run_batched
+from lam3_core.kit.arguments import check_number
+from lam3_core.kit.hf import MissingWeights, hub_offline, reachable
 from lam3_judges_detoxify import __version__
 
 # The checkpoint file each variant downloads (detoxify.detoxify.MODEL_URLS); the hash in the name is its revision.
@@ -28,6 +31,19 @@ EMPTY = "empty response: scored 0 without running the model"
 RECIPE = ("Prepare the weights where there is internet with `python -m lam3_judges_detoxify.offline fetch --variant "
           "{variant} --out DIR` and pass detoxify.checkpoint=DIR/{variant}-local.ckpt; a checkpoint whose base model "
           "is not local is fixed with `python -m lam3_judges_detoxify.offline localise CKPT BASE_DIR` (README).")
+
+
+DOWNLOADS = "https://github.com"  # where Detoxify's checkpoints are released
+
+
+def _torch_hub_checkpoints() -> Path:
+    """Where ``torch.hub`` keeps downloaded checkpoints: ``$TORCH_HOME/hub/checkpoints``."""
+    home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch"
+    return Path(home) / "hub" / "checkpoints"
+
+
+def _downloaded(variant: str) -> bool:
+    return (_torch_hub_checkpoints() / VARIANTS[variant]).is_file()
 
 
 def _detoxify_version() -> str:
@@ -61,12 +77,8 @@ class DetoxifyJudge(Judge):
                  threshold: float = 0.5):
         if variant not in VARIANTS:
             raise UsageError(f"detoxify: unknown variant {variant!r}.", f"Use one of: {', '.join(VARIANTS)}.")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise UsageError(f"detoxify: batch_size must be an integer >= 1, got {batch_size!r}.",
-                             "Set detoxify.batch_size=32.")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-            raise UsageError(f"detoxify: threshold must be a number in [0, 1], got {threshold!r}.",
-                             "Set detoxify.threshold=0.5.")
+        check_number("detoxify", "batch_size", batch_size, positive=True, integer=True)
+        check_number("detoxify", "threshold", threshold, at_most=1.0)
         self.variant = variant
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else None
         self.huggingface_config_path = huggingface_config_path
@@ -91,8 +103,13 @@ class DetoxifyJudge(Judge):
 
     def check_ready(self) -> None:
         if self.checkpoint is not None and not self.checkpoint.is_file():
-            raise UsageError(f"detoxify: checkpoint {str(self.checkpoint)!r} does not exist.",
-                             RECIPE.format(variant=self.variant))
+            raise MissingWeights(f"detoxify: checkpoint {str(self.checkpoint)!r} does not exist.",
+                                 RECIPE.format(variant=self.variant))
+        if self.checkpoint is None and not _downloaded(self.variant) and (hub_offline() or not reachable(DOWNLOADS)):
+            raise MissingWeights(
+                f"detoxify: the {self.variant} weights ({VARIANTS[self.variant]}) are not in the torch hub cache "
+                f"{_torch_hub_checkpoints()} and cannot be downloaded from {DOWNLOADS} (offline).",
+                RECIPE.format(variant=self.variant))
         if self.huggingface_config_path and not Path(self.huggingface_config_path).expanduser().is_dir():
             raise UsageError(f"detoxify: huggingface_config_path {self.huggingface_config_path!r} is not a directory.",
                              "Point it at the folder holding the base model's config.json and tokenizer files.")

@@ -8,6 +8,7 @@ import pytest
 from lam3_judges_detoxify.judge import DetoxifyJudge
 
 from lam3_core import JudgeItem, UsageError
+from lam3_core.kit.hf import MissingWeights
 
 TEXTS = ["you are an idiot", "have a great weekend", "thanks for the help with that request", "shut up liar",
          "how do i bake bread"]
@@ -78,9 +79,9 @@ def test_device_is_configurable(original_checkpoint):
 
 @pytest.mark.parametrize(("args", "message"), [
     ({"variant": "original-tiny"}, "unknown variant 'original-tiny'"),
-    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-    ({"threshold": -0.1}, r"threshold must be a number in \[0, 1\]"),
-    ({"threshold": "x"}, r"threshold must be a number in \[0, 1\], got 'x'"),
+    ({"batch_size": 0}, "Bad detoxify.batch_size: 0. Give an integer greater than 0"),
+    ({"threshold": -0.1}, "Bad detoxify.threshold: -0.1. Give a number at least 0 and at most 1"),
+    ({"threshold": "x"}, "Bad detoxify.threshold: 'x'"),
 ])
 def test_bad_arguments_are_usage_errors(args, message):
     with pytest.raises(UsageError, match=message):
@@ -92,16 +93,24 @@ def test_a_missing_checkpoint_is_reported_before_the_run(tmp_path):
         DetoxifyJudge(checkpoint=str(tmp_path / "nope.ckpt")).check_ready()
 
 
+def test_default_weights_absent_offline_are_reported_before_the_run():
+    with pytest.raises(MissingWeights, match=r"original weights \(toxic_original-c1212f89.ckpt\) are not in the "
+                       r"torch hub cache .*offline fetch --variant original"):
+        DetoxifyJudge().check_ready()
+
+
 def test_default_weights_that_cannot_be_downloaded_give_the_offline_recipe(monkeypatch):
     """The released weights come from GitHub through torch.hub; offline that raises URLError (simulated here)."""
     import urllib.error
 
+    import lam3_judges_detoxify.judge
     import torch
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("no network")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(lam3_judges_detoxify.judge, "_downloaded", lambda variant: True)
     with pytest.raises(UsageError, match=r"the original weights without a download.*offline fetch --variant original"):
         DetoxifyJudge().score(_items(TEXTS[:1]))
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from lam3_core import Judge, JudgeItem, Score, UsageError, run_batched
+from lam3_core.kit.arguments import check_number
 
 DISTRIBUTION = "alt-profanity-check"
 PLUGIN = "lam3-judges-profanity"
@@ -44,9 +45,7 @@ class ProfanityJudge(Judge):
     measures = "social_toxicity"
 
     def __init__(self, batch_size: int = 256):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise UsageError(f"profanity: batch_size must be an integer >= 1, got {batch_size!r}.",
-                             "Set profanity.batch_size=256.")
+        check_number("profanity", "batch_size", batch_size, positive=True, integer=True)
         self.batch_size = batch_size
         self.version = f"{DISTRIBUTION} {_version(DISTRIBUTION)}; {PLUGIN} {_version(PLUGIN)}"
         self._predict = None

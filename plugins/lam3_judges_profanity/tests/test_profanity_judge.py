@@ -103,7 +103,7 @@ def test_identity_and_arguments():
     assert (judge.name, judge.measures, judge.uses_request) == ("profanity", "social_toxicity", False)
     assert judge.config() == {}
     assert "alt-profanity-check 1.9.1" in judge.version and "lam3-judges-profanity 0.1.0" in judge.version
-    with pytest.raises(UsageError, match="batch_size must be an integer >= 1"):
+    with pytest.raises(UsageError, match="Bad profanity.batch_size: 0. Give an integer greater than 0"):
         ProfanityJudge(batch_size=0)
 
 
