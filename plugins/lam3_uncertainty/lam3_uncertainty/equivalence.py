@@ -8,6 +8,7 @@ option that the chosen test would not use is refused rather than ignored.
 
 from __future__ import annotations
 
+import difflib
 import json
 import string
 from abc import ABC, abstractmethod
@@ -172,10 +173,12 @@ class EmbeddingEquivalence(Equivalence):
         self._vectors = {}
 
 
-def build_equivalence(owner: str, options: EquivalenceOptions | dict) -> Equivalence:
+def build_equivalence(owner: str, options: EquivalenceOptions | dict,
+                      metric_options: Sequence[str] = ()) -> Equivalence:
     """The equivalence test named by ``options['equivalence']`` (default exact), configured by the rest.
 
-    ``owner`` is the metric name the user wrote the options for, used in every message.
+    ``owner`` is the metric name the user wrote the options for, used in every message;
+    ``metric_options`` are the metric's own argument names, listed when an argument is unknown.
     """
     options = dict(options)
     kind = options.pop("equivalence", "exact")
@@ -183,8 +186,10 @@ def build_equivalence(owner: str, options: EquivalenceOptions | dict) -> Equival
         raise UsageError(f"Unknown {owner}.equivalence {kind!r}.", f"Use one of: {', '.join(OPTIONS)}.")
     unknown = sorted(set(options) - set(EquivalenceOptions.__annotations__))
     if unknown:
-        raise UsageError(f"Unknown argument {owner}.{unknown[0]}.",
-                         f"{owner} takes: {', '.join(sorted(EquivalenceOptions.__annotations__))}.")
+        known = sorted({*EquivalenceOptions.__annotations__, *metric_options})
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f"Did you mean {close[0]}? " if close else ""
+        raise UsageError(f"Unknown argument {owner}.{unknown[0]}.", f"{hint}{owner} takes: {', '.join(known)}.")
     stray = sorted(set(options) - OPTIONS[kind])
     if stray:
         users = [k for k in OPTIONS if stray[0] in OPTIONS[k]]

@@ -115,11 +115,13 @@ class ClusteringMetric(ItemwiseMetric):
     unless given), so metrics with equal settings cluster each item once.
     """
 
+    own_options: tuple[str, ...] = ()
+
     def __init__(self, clusters: ClusterCache | None = None, **options: Unpack[EquivalenceOptions]):
         if clusters is not None and not isinstance(clusters, ClusterCache):
             raise UsageError(f"{self.name}: clusters must be a ClusterCache, got {clusters!r}.",
                              f"Remove the --metric-arg {self.name}.clusters.")
-        self.equivalence = build_equivalence(self.name, options)
+        self.equivalence = build_equivalence(self.name, options, self.own_options)
         self.clusters = SHARED_CLUSTERS if clusters is None else clusters
 
     def cluster_ids(self, items: list[UncertaintyItem]) -> list[tuple[int, ...]]:
@@ -151,6 +153,7 @@ class SemanticEntropy(ClusteringMetric):
     """
 
     name = "semantic_entropy"
+    own_options = ("variant",)
 
     def __init__(self, variant: str | int = "2024", clusters: ClusterCache | None = None,
                  **options: Unpack[EquivalenceOptions]):

@@ -25,7 +25,8 @@ from lam3_core.testing import run_lam3
      "semantic_entropy.strict applies to equivalence=nli, not embedding."),
     ({"path": "/models/mnli"}, "semantic_entropy.path applies to equivalence=nli or embedding, not exact."),
     ({"equivalence": "nli", "condition_on_question": "yes"}, "Bad semantic_entropy.condition_on_question: 'yes'."),
-    ({"treshold": 0.8}, "Unknown argument semantic_entropy.treshold."),
+    ({"treshold": 0.8}, "Unknown argument semantic_entropy.treshold. Did you mean threshold? semantic_entropy takes: "
+                        "attn_implementation, batch_size, compute_dtype, condition_on_question"),
     ({"clusters": 3}, "semantic_entropy: clusters must be a ClusterCache"),
 ])
 def test_bad_arguments_are_usage_errors(args, message):
@@ -38,6 +39,14 @@ def test_bad_arguments_are_usage_errors(args, message):
 def test_threshold_must_be_in_zero_to_one(threshold):
     with pytest.raises(UsageError, match=r"Bad num_semantic_sets\.threshold.*greater than 0 and at most 1"):
         NumSemanticSets(equivalence="embedding", threshold=threshold)
+
+
+def test_unknown_arguments_list_the_metrics_own_options():
+    with pytest.raises(UsageError, match=r"Did you mean variant\?.*threshold, variant\.$"):
+        SemanticEntropy(varient=2023)
+    with pytest.raises(UsageError) as info:
+        NumSemanticSets(variant=2023)
+    assert "variant" not in str(info.value).split("takes:")[1]
 
 
 def test_threshold_one_is_allowed():
