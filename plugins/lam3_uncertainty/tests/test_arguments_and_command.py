@@ -112,3 +112,20 @@ def test_uncertainty_command_with_the_real_metrics(tmp_path):
     quality = summary["metrics"]["discrete_semantic_entropy"]["quality"]
     assert (quality["auroc"], quality["prr"], quality["n"], quality["n_wrong"]) == (1.0, 1.0, 2, 1)
     assert "semantic_entropy: 1 of 2 items are NaN: a sampled answer has no token log-probs (ids: 7)" in result.output
+
+
+def test_uncertainty_command_with_nli_equivalence(tmp_path, nli_always):
+    model = nli_always("ENTAILMENT")  # every pair entails both ways: one cluster per prompt
+    source = _write(tmp_path / "answers.jsonl", ROWS)
+    out = tmp_path / "scores.jsonl"
+    nli_args = [arg for name in ("semantic_entropy", "num_semantic_sets")
+                for arg in ("--metric-arg", f"{name}.equivalence=nli", "--metric-arg", f"{name}.path={model}")]
+    result = run_lam3(["uncertainty", source, "--metric", "semantic_entropy", "--metric", "num_semantic_sets",
+                       *nli_args, "--out", out])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == [{"id": "three", "semantic_entropy": 0.0, "num_semantic_sets": 1.0},
+                     {"id": 7, "semantic_entropy": None, "num_semantic_sets": 1.0}]
+    info = json.loads((tmp_path / "scores.summary.json").read_text())["metrics"]["semantic_entropy"]["info"]
+    assert info == {"variant": "2024", "equivalence": "nli", "model": f"{model}@local", "strict": True,
+                    "condition_on_question": False, "max_length": 512}
