@@ -288,3 +288,17 @@ def main() -> None:
 
 
 functools.update_wrapper(main, cli.callback)
+
+
+@cli.command("uncertainty")
+@click.argument("source", type=click.Path())
+@click.option("--metric", "metrics", multiple=True, help="Uncertainty metric name (repeatable; see `lam3 plugins`).")
+@click.option("--metric-arg", multiple=True, metavar="METRIC.K=V", help="Argument for one metric (repeatable).")
+@click.option("--correctness-judge", help="Which correctness judge labels the answers (run directory input).")
+@click.option("--out", required=True, type=click.Path(), help="Scores file (JSONL); the summary goes beside it.")
+def uncertainty_command(source, metrics, metric_arg, correctness_judge, out):
+    """Uncertainty metrics over K sampled answers (a JSONL file or a run directory), with AUROC and PRR."""
+    from lam3_core.run.uncertainty_file import render, run_uncertainty
+
+    args = parse_judge_pairs(metric_arg, option="--metric-arg")
+    click.echo(render(run_uncertainty(_plugins(), source, metrics, args, out, correctness_judge)))
