@@ -283,13 +283,6 @@ def judge_prompt_command(name, prompt, response, context, judge_arg):
         click.echo()
 
 
-def main() -> None:
-    cli(prog_name="lam3")
-
-
-functools.update_wrapper(main, cli.callback)
-
-
 @cli.command("uncertainty")
 @click.argument("source", type=click.Path())
 @click.option("--metric", "metrics", multiple=True, help="Uncertainty metric name (repeatable; see `lam3 plugins`).")
@@ -302,3 +295,10 @@ def uncertainty_command(source, metrics, metric_arg, correctness_judge, out):
 
     args = parse_judge_pairs(metric_arg, option="--metric-arg")
     click.echo(render(run_uncertainty(_plugins(), source, metrics, args, out, correctness_judge)))
+
+
+def main() -> None:
+    cli(prog_name="lam3")
+
+
+functools.update_wrapper(main, cli.callback)

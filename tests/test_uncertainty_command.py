@@ -131,12 +131,12 @@ def test_bad_lines_name_file_and_line_and_write_nothing(tmp_path, lines, message
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--metric", "distinct_answer"], "Unknown uncertainty_metric 'distinct_answer'. Did you mean distinct_answers"),
+    (["--metric", "distinct_answer"], "Unknown uncertainty metric 'distinct_answer'. Did you mean distinct_answers"),
     (["--metric", "distinct_answers", "--metric-arg", "semantic_entropy.variant=2023"],
      "--metric-arg given for semantic_entropy, which is not a selected metric. Add --metric semantic_entropy"),
-    (["--metric", "distinct_answers", "--metric-arg", "scale=2"], "--metric-arg expects JUDGE.KEY=VALUE"),
+    (["--metric", "distinct_answers", "--metric-arg", "scale=2"], "--metric-arg expects NAME.KEY=VALUE"),
     (["--metric", "distinct_answers", "--metric-arg", "distinct_answers.sacle=2"],
-     "Bad argument for uncertainty_metric 'distinct_answers'"),
+     "The uncertainty metric 'distinct_answers' has no argument 'sacle'. Did you mean scale?"),
     (["--metric", "distinct_answers", "--metric", "distinct_answers"], "--metric distinct_answers is given twice."),
     ([], "No metric given. Pass --metric NAME"),
     (["--metric", "distinct_answers", "--correctness-judge", "exact"],

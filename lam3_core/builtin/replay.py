@@ -17,6 +17,7 @@ from lam3_core.kit.tabular import read_rows, require_column
 
 class ReplayModel(Model):
     name = "replay"
+    reads_images = False  # the answers exist already: a run needs no image files
 
     def __init__(self, path: str | None = None, id_field: str = "id", text_field: str = "response"):
         if not path:

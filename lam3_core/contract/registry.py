@@ -155,13 +155,13 @@ class Component:
             close = difflib.get_close_matches(unknown[0], list(accepted), n=1)
             hint = f"Did you mean {close[0]}? " if close else ""
             raise UsageError(
-                f"The {self.kind} {self.name!r} has no argument {unknown[0]!r}.",
+                f"The {self.kind.replace('_', ' ')} {self.name!r} has no argument {unknown[0]!r}.",
                 f"{hint}It accepts: {', '.join(sorted(accepted)) or 'no arguments'} "
                 f"(set with {kind.argument_hint(self.name)}).",
             )
         missing = [k for k in _required(factory) if k not in args]
         if missing:
-            raise UsageError(f"The {self.kind} {self.name!r} needs the argument {missing[0]!r}.",
+            raise UsageError(f"The {self.kind.replace('_', ' ')} {self.name!r} needs the argument {missing[0]!r}.",
                              f"Pass {kind.argument_hint(self.name, missing[0])}.")
         resolved = {k: v for k, v in accepted.items() if v is not _UNSET}
         resolved.update(args)

@@ -115,6 +115,16 @@ class UncertaintyMetric(ABC):
         """One value per item, higher = more uncertain; NaN where the item lacks what the metric
         needs (say why in the log)."""
 
+    def check_ready(self) -> None:
+        """Raise ``UsageError`` (``MissingWeights``) if the metric cannot run (its equivalence model's weights)."""
+
+    def info(self) -> dict:
+        """What the run records about this metric's settings (e.g. its equivalence test)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the metric loaded."""
+
 
 class Dataset:
     """What a dataset factory may return instead of a plain iterable of samples: the samples and the

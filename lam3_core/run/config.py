@@ -38,6 +38,10 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], option: str) -> dict:
     return result
 
 
+_EXAMPLES = {"--judge-arg": "detoxify.variant=unbiased", "--attack-arg": "template.family=role_play",
+             "--metric-arg": "semantic_entropy.variant=2023"}
+
+
 def parse_judge_pairs(pairs: tuple[str, ...] | list[str], option: str = "--judge-arg") -> dict[str, dict]:
     """``["detoxify.variant=unbiased"]`` -> ``{"detoxify": {"variant": "unbiased"}}``; also for --attack-arg and
     --metric-arg."""
@@ -47,7 +51,7 @@ def parse_judge_pairs(pairs: tuple[str, ...] | list[str], option: str = "--judge
         name, dot, key = target.partition(".")
         if not sep or not dot or not name or not key:
             raise UsageError(f"{option} expects NAME.KEY=VALUE, got {pair!r}.",
-                             f"Example: {option} detoxify.variant=unbiased")
+                             f"Example: {option} {_EXAMPLES[option]}")
         result.setdefault(name, {})[key] = parse_value(value)
     return result
 

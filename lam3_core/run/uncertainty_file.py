@@ -32,10 +32,11 @@ from pathlib import Path
 
 from lam3_core.contract.manager import Plugins
 from lam3_core.contract.registry import Component
-from lam3_core.interfaces.components import UncertaintyMetric, redact
+from lam3_core.interfaces.components import UncertaintyMetric
 from lam3_core.interfaces.errors import PluginError, UsageError
 from lam3_core.interfaces.measures import Measure
 from lam3_core.interfaces.records import SampledAnswer, UncertaintyItem
+from lam3_core.kit.secrets import redact
 from lam3_core.kit.tabular import json_lines
 from lam3_core.run.rundir import FILES
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
@@ -275,14 +276,14 @@ def run_uncertainty(plugins: Plugins, source: str | Path, metric_names: Sequence
     data = read_source(source, correctness_judge)
     out_path = _output_path(out, data.source)
     for metric in metrics.values():
-        getattr(metric, "check_ready", lambda: None)()
+        metric.check_ready()
     try:
         with collected_warnings() as warnings:
             values = compute_uncertainty(data.items, metrics, progress=True)
-        info = {name: getattr(metric, "info", dict)() for name, metric in metrics.items()}
+        info = {name: metric.info() for name, metric in metrics.items()}
     finally:
         for metric in metrics.values():
-            getattr(metric, "close", lambda: None)()
+            metric.close()
     lines = [json.dumps({"id": raw_id, **{name: _json_number(v[i]) for name, v in values.items()}}, ensure_ascii=False)
              for i, raw_id in enumerate(data.ids)]
     summary = _summary(data, out_path, components, metric_args, values, info, warnings)

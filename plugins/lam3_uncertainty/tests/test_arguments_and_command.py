@@ -55,7 +55,7 @@ def test_threshold_one_is_allowed():
 
 def test_registered_factories_refuse_unknown_arguments():
     plugins = load_plugins()
-    with pytest.raises(UsageError, match="Bad argument for uncertainty_metric 'max_sequence_prob'"):
+    with pytest.raises(UsageError, match="The uncertainty metric 'max_sequence_prob' has no argument 'variant'"):
         plugins.get("uncertainty_metric", "max_sequence_prob").create(variant=2023)
     assert isinstance(plugins.get("uncertainty_metric", "max_sequence_prob").create(), MaxSequenceProb)
 
