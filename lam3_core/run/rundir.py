@@ -26,6 +26,7 @@ FILES = {
     "ensemble": "ensemble.jsonl",
     "summary": "summary.json",
     "report": "report.md",
+    "report_html": "report.html",
     "log": "lam3.log",
 }
 ATTACKS = "attacks"
