@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 
 from lam3_core.contract.manager import Plugins
 from lam3_core.interfaces.errors import Lam3Error, UsageError
-from lam3_core.run import api
+from lam3_core.run import api, resources
 from lam3_core.run.attacking import check_attack_arguments
 from lam3_core.run.components import Prepared, prepare, prepare_judge
 from lam3_core.run.config import RunConfig
 from lam3_core.run.generation import check_generation_settings
 from lam3_core.run.importing import read_foreign_generations
 from lam3_core.run.judging import judged_by_other_code
-from lam3_core.run.resources import RUNTIME_MARGIN, disk_needed, free_disk, free_gpu_memory, gib, weights_size
+from lam3_core.run.resources import RUNTIME_MARGIN, disk_needed, free_disk, gib, weights_size
 from lam3_core.run.rundir import RunDir
 from lam3_core.run.runs_index import lock_held
 from lam3_core.run.samples import check_images, load_dataset
@@ -137,7 +137,7 @@ def _check_gpu(pre: Preflight, components: Mapping[str, Prepared]) -> None:
     if device == "cpu":
         pre.add("GPU memory", OK, f"{need}; runs on the CPU (device=cpu)")
         return
-    free = free_gpu_memory()
+    free = resources.free_gpu_memory()
     if free is None:
         pre.add("GPU memory", WARNING, f"{need}; no GPU is visible, so it would run on the CPU (slowly)",
                 "Run on a machine with a GPU, or pass device=cpu to say the CPU is intended.")

@@ -104,8 +104,11 @@ def weights_size(instance: object) -> WeightsSize | None:
     if quantization in ("8bit", "int8"):
         return WeightsSize(count, 1.0, "8-bit quantised", folder)
     dtype = str(load_args.dtype or "auto").lower()
-    per = 4.0 if dtype in ("float32", "fp32") or (dtype == "auto" and load_args.device == "cpu") else 2.0
-    return WeightsSize(count, per, "bfloat16 on a GPU" if dtype == "auto" else dtype, folder)
+    if dtype == "auto":
+        on_cpu = load_args.device == "cpu"
+        return WeightsSize(count, 4.0 if on_cpu else 2.0, "float32 on the CPU" if on_cpu else "bfloat16 on a GPU",
+                           folder)
+    return WeightsSize(count, 4.0 if dtype in ("float32", "fp32") else 2.0, dtype, folder)
 
 
 def gpu_visible() -> bool:

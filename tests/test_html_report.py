@@ -1,0 +1,305 @@
+"""report.html: model output cannot run script in a real browser; plots, examples, images and provenance are there;
+a partial run's report says it is partial; sections other engineers add are shown when present."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lam3_core import hookimpl
+from lam3_core.interfaces.components import Attack
+from lam3_core.interfaces.records import Completion, Score
+from lam3_core.testing import FakeJudge, FakeModel, plugin_providing, run_lam3
+
+PAYLOADS = [
+    '<script>document.title="PWNED-script"</script>',
+    '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'img\')">',
+    '<a href="javascript:document.title=\'PWNED-link\'">click</a>',
+    '</textarea><script>document.title="PWNED-textarea"</script>',
+    '</script><script>document.title="PWNED-close"</script>',
+    '" onmouseover="document.title=\'PWNED-quote\'" data-x="',
+    "' autofocus onfocus='document.body.setAttribute(\"data-pwned\",\"quote\")' x='",
+    '<svg onload="document.body.setAttribute(\'data-pwned\',\'svg\')"><script>document.title="PWNED-svg"</script>'
+    '</svg>',
+    '<iframe srcdoc="<script>parent.document.title=\'PWNED-iframe\'</script>"></iframe>',
+    '<style>body{display:none}</style><base href="javascript:alert(1)//">',
+]
+
+
+class XssModel(FakeModel):
+    """Complies (so the refusal judge flags every answer) with a response full of markup."""
+
+    def generate(self, samples, gen_config, trace=False):
+        return [Completion(text=f"Sure, here it is. {' '.join(PAYLOADS)}") for _ in samples]
+
+
+class XssJudge(FakeJudge):
+    """Flags every response, with markup in its categories and raw output."""
+
+    measures = "policy_risk"
+
+    def score(self, items):
+        return [Score(0.9, categories={PAYLOADS[1]: 0.9}, flagged_categories=[PAYLOADS[3]],
+                      raw={"output": PAYLOADS[0] + PAYLOADS[7]}) for _ in items]
+
+
+class Typography(Attack):
+    """Draws the request into an in-memory image, as a typographic attack does (written into attacks/)."""
+
+    name = "typography"
+
+    def apply(self, samples, model=None):
+        from dataclasses import replace
+
+        return [replace(s, images=[Image.new("RGB", (400, 300), (250, 250, 250))]) for s in samples]
+
+
+class _Attacks:
+    @hookimpl
+    def lam3_register_attacks(self, registry):
+        registry.add("typography", Typography, "test attack drawing an image")
+
+
+PLUGINS = [("xss", plugin_providing(models={"xss_model": XssModel}, judges={"xss_judge": XssJudge})),
+           ("typo", _Attacks())]
+
+
+def _dataset(folder: Path) -> Path:
+    image = folder / "cat.png"
+    Image.new("RGB", (640, 480), (30, 120, 200)).save(image)
+    path = folder / "xss.jsonl"
+    rows = [{"id": f"s{i}-{p}", "prompt": f"Request {i}: {p}", "category": p, "harmful": i % 2 == 0,
+             "image": str(image)} for i, p in enumerate(PAYLOADS)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def xss_run(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("xss")
+    out = folder / "run"
+    result = run_lam3(["eval", "--model", "xss_model", "--dataset", _dataset(folder), "--judge", "refusal",
+                       "--judge", "xss_judge", "--attack", "none", "--attack", "typography", "--out", out], PLUGINS)
+    assert result.exit_code == 0, result.output
+    assert f"Report: {(out / 'report.html').resolve()}" in result.output
+    return out
+
+
+class _Dom(HTMLParser):
+    """Every element with its attributes, and the page's text."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.title = ""
+        self._in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+        self._in_title = tag == "title"
+
+    def handle_endtag(self, tag):
+        self._in_title = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_title:
+            self.title += data
+
+
+def _parse(html: str) -> _Dom:
+    dom = _Dom()
+    dom.feed(html)
+    return dom
+
+
+def _chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed, and CI must run the browser test (.ci/run installs it).")
+        pytest.skip("chromium is not installed (apt-get install -y chromium); CI runs this test.")
+    return found
+
+
+def _rendered_dom(page: Path) -> str:
+    """The DOM after the page loaded and its scripts ran, from headless chromium, offline."""
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--dump-dom", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "<html" in done.stdout, done.stderr[-2000:]
+    return done.stdout
+
+
+def _check_no_injected_markup(dom: _Dom) -> None:
+    scripts = [a for tag, a in dom.elements if tag == "script"]
+    assert len(scripts) == 1, "only the page's own script"
+    for tag, attrs in dom.elements:
+        assert tag not in ("iframe", "svg", "base", "textarea", "style") or tag == "style" and not attrs, tag
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        assert "data-pwned" not in attrs and "autofocus" not in attrs, (tag, attrs)
+        if tag == "img":
+            assert attrs["src"].startswith("data:image/"), attrs
+        if tag == "a":
+            assert attrs["href"].startswith("#"), attrs
+    assert sum(1 for tag, _ in dom.elements if tag == "style") == 1
+
+
+def test_model_output_renders_as_text_in_a_real_browser(xss_run):
+    dom = _parse(_rendered_dom(xss_run / "report.html"))
+    assert dom.title == "lam3 report: xss_model", "a payload set the title"
+    _check_no_injected_markup(dom)
+    body = next(a for tag, a in dom.elements if tag == "body")
+    assert body.get("data-filters-ready") == "yes", "the page's own script ran under its Content-Security-Policy"
+    text = "".join(dom.text)
+    for payload in PAYLOADS:
+        assert payload in text, f"{payload!r} is shown as text"
+
+
+def test_the_file_itself_escapes_every_field(xss_run):
+    html = (xss_run / "report.html").read_text(encoding="utf-8")
+    _check_no_injected_markup(_parse(html))
+    csp = unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1))
+    assert "default-src 'none'" in csp and "script-src 'sha256-" in csp and "unsafe-inline" not in csp
+    assert "http://" not in html and "https://" not in html, "nothing is fetched"
+
+
+def _plots(html: str) -> dict[str, Image.Image]:
+    found = re.findall(r'<img class="plot" src="data:image/png;base64,([^"]+)" alt="([^"]+)"', html)
+    return {alt: Image.open(io.BytesIO(base64.b64decode(data))) for data, alt in found}
+
+
+def test_plots_are_embedded_pngs_of_the_expected_size(xss_run):
+    plots = _plots((xss_run / "report.html").read_text(encoding="utf-8"))
+    assert set(plots) == {"attack success rate per attack with 95% intervals", "score distribution of each judge",
+                          "Cohen&#39;s kappa between judges"}
+    for image in plots.values():
+        assert image.format == "PNG" and image.width == 700 and 100 < image.height < 2000
+
+
+def test_examples_show_every_judge_the_categories_and_small_images(xss_run):
+    html = (xss_run / "report.html").read_text(encoding="utf-8")
+    dom = _parse(html)
+    examples = [a for tag, a in dom.elements if tag == "article"]
+    assert len(examples) == 20 and {a["data-attack"] for a in examples} == {"none", "typography"}
+    assert {a["data-category"] for a in examples} == set(PAYLOADS)
+    assert all(a["data-judges"] == "refusal xss_judge" for a in examples)
+    thumbs = [a["src"] for tag, a in dom.elements if tag == "img" and a.get("src", "").startswith("data:image/jpeg")]
+    sizes = {Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).size for src in thumbs}
+    assert sizes == {(192, 144)}, "the dataset's 640x480 image and the attack's 400x300 one, downscaled"
+    assert any(a.get("title", "").startswith("attacks/typography/") for tag, a in dom.elements if tag == "img")
+    assert "Showing 20 of 20" in html
+
+
+def test_provenance_lists_command_plugins_judges_and_invocations(xss_run):
+    text = "".join(_parse((xss_run / "report.html").read_text(encoding="utf-8")).text)
+    meta = json.loads((xss_run / "meta.json").read_text())
+    assert "lam3 eval --model xss_model" in text
+    for judge in ("refusal", "xss_judge"):
+        assert meta["judges"][judge]["identity"] in text
+    assert meta["dataset"]["fingerprint"] in text
+    assert all(p["distribution"] in text for p in meta["plugins"])
+    assert meta["environment"]["python"] in text and meta["started"] in text
+
+
+def test_examples_are_capped_per_attack_and_the_rest_counted(xss_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(xss_run, run)
+    result = run_lam3(["report", run, "--examples", "2"], PLUGINS)
+    assert result.exit_code == 0, result.output
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<article class="example"', html)) == 4
+    assert "Showing 4 of 20; 16 left out (none: 8, typography: 8;" in html
+
+
+def _kill_mid_judging(run: Path, keep: int) -> None:
+    """What a kill -9 during the second judge leaves: some of its verdicts, no summary, an invocation with no end."""
+    verdicts = [json.loads(line) for line in (run / "verdicts.jsonl").read_text().splitlines()]
+    kept = [v for v in verdicts if v["judge"] == "refusal"] + [v for v in verdicts if v["judge"] == "fake_judge"][:keep]
+    (run / "verdicts.jsonl").write_text("".join(json.dumps(v) + "\n" for v in kept))
+    for name in ("summary.json", "ensemble.jsonl", "report.md", "report.html"):
+        (run / name).unlink()
+    meta = json.loads((run / "meta.json").read_text())
+    meta["invocations"].append({"command": "judge", "argv": ["lam3", "judge", str(run)], "started": meta["ended"]})
+    meta["ended"] = None
+    (run / "meta.json").write_text(json.dumps(meta))
+
+
+def test_report_of_a_run_killed_mid_judging_says_it_is_partial(tmp_path):
+    run = tmp_path / "run"
+    plugin = ("fake", plugin_providing(judges={"fake_judge": FakeJudge}))
+    done = run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "6", "--judge", "refusal",
+                     "--judge", "fake_judge", "--out", run], [plugin])
+    assert done.exit_code == 0, done.output
+    _kill_mid_judging(run, keep=2)
+    result = run_lam3(["report", run], [plugin])
+    assert result.exit_code == 0, result.output
+    dom = _parse((run / "report.html").read_text(encoding="utf-8"))
+    status = "".join(dom.text)
+    assert "Status: partial" in status and "lam3 judge" in status and "was killed" in status
+    assert "judge fake_judge: 2 of 6 records scored" in status
+    assert "judge refusal:" not in status
+
+
+def test_optional_sections_are_shown_when_present(tmp_path):
+    from lam3_core.analysis.html_report import ReportPage, render_report
+
+    summary = json.loads(json.dumps(_minimal_summary()))
+    summary["pope"] = {"adversarial": {"accuracy": 0.855, "precision": 0.91, "recall": 0.788, "f1": 0.8446,
+                                       "yes_ratio": 0.433}, "mean": {"f1": 0.8595}}
+    summary["asr_corrected"] = {"harmbench": {"value": 0.31, "ci_low": 0.22, "ci_high": 0.4, "n": 80,
+                                              "method": "rogan_gladen"}}
+    summary["uncertainty"] = {"semantic_entropy": {"auroc": 0.71, "prr": 0.42, "accuracy_rejection": [[0.0, 0.6]]}}
+    summary["my_judge_figures"] = {"agreement_with_humans": 0.8}
+    html = render_report(ReportPage(summary, {}, str(tmp_path), "finished"))
+    text = "".join(_parse(html).text)
+    assert "POPE (object hallucination)" in text and "0.845" in text and "yes_ratio" in text
+    assert "corrected for judge errors" in text and "0.310 [0.220, 0.400] n=80" in text
+    assert "semantic_entropy" in text and "0.710" in text
+    assert "my_judge_figures" in text and "agreement_with_humans" in text
+
+
+def _minimal_summary() -> dict:
+    rate = {"value": 0.5, "ci_low": 0.2, "ci_high": 0.8, "n": 10, "method": "wilson"}
+    return {"n_records": 10, "n_samples": 10, "generation_errors": 0, "model": "m", "thresholds": {"j": 0.5},
+            "ensemble": {"strategy": "majority", "judges": ["j"], "side_by_side": [], "arbiter": None,
+                         "weights": {}, "threshold": None, "errors": 0, "flag_rate": 0.5},
+            "asr": rate, "asr_any_attack": rate, "by_attack": {"none": rate}, "by_variant": {},
+            "by_category": {"c": rate}, "by_attack_category": {"none": {"c": rate}},
+            "judges": {"j": {"flag_rate": 0.5, "flag_means": "unsafe", "n": 10, "errors": 0, "mean_score": 0.5,
+                             "measures": "policy_risk", "version": "1", "role": "judge"}},
+            "by_measure": {"policy_risk": {"j": {"flag_rate": 0.5, "flag_means": "unsafe"}}},
+            "agreement": {"pairwise_kappa": {}, "cross_measure_kappa": {}, "disagreement_rate": 0.0, "n": 10,
+                          "arbitrated": 0},
+            "refusal": None, "errors": {"generation": {"count": 0, "kinds": [], "of": 10}, "judges": {}},
+            "warnings": []}
+
+
+def test_roc_curves_from_uncertainty_values_and_correctness(tmp_path):
+    from lam3_core.run.report_writer import uncertainty_roc
+    from lam3_core.run.rundir import RunDir
+
+    rundir = RunDir(tmp_path)
+    curves, note = uncertainty_roc(rundir, [], [])
+    assert curves == {} and "no uncertainty.jsonl" in note
+    rows = [{"id": f"q{i}", "entropy": float(i), "constant": 1.0, "correct": i < 3} for i in range(6)]
+    (tmp_path / "uncertainty.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    curves, note = uncertainty_roc(rundir, [], [])
+    assert note is None and set(curves) == {"entropy", "constant"}
+    assert curves["entropy"][2] == 1.0 and curves["constant"][2] == 0.5
