@@ -257,6 +257,22 @@ def test_report_of_a_run_killed_mid_judging_says_it_is_partial(tmp_path):
     assert "judge refusal:" not in status
 
 
+def test_report_of_a_run_killed_before_its_last_judge_started(tmp_path):
+    run = tmp_path / "run"
+    plugin = ("fake", plugin_providing(judges={"fake_judge": FakeJudge}))
+    done = run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "6", "--judge", "refusal",
+                     "--judge", "fake_judge", "--out", run], [plugin])
+    assert done.exit_code == 0, done.output
+    asked = run_lam3(["report", run, "--judge", "refusal", "--judge", "other_judge"], [plugin])
+    assert asked.exit_code == 2 and "has no verdicts from other_judge" in asked.output
+    _kill_mid_judging(run, keep=0)
+    result = run_lam3(["report", run], [plugin])
+    assert result.exit_code == 0, result.output
+    assert "has no verdicts from fake_judge yet" in result.output
+    status = "".join(_parse((run / "report.html").read_text(encoding="utf-8")).text)
+    assert "Status: partial" in status and "judge fake_judge: 0 of 6 records scored" in status
+
+
 def test_optional_sections_are_shown_when_present(tmp_path):
     from lam3_core.analysis.html_report import ReportPage, render_report
 
@@ -303,3 +319,40 @@ def test_roc_curves_from_uncertainty_values_and_correctness(tmp_path):
     curves, note = uncertainty_roc(rundir, [], [])
     assert note is None and set(curves) == {"entropy", "constant"}
     assert curves["entropy"][2] == 1.0 and curves["constant"][2] == 0.5
+
+
+def test_a_ten_thousand_record_run_gives_a_small_report(tmp_path):
+    from lam3_core.analysis.ensemble import EnsemblePolicy
+    from lam3_core.analysis.summary import build_summary
+    from lam3_core.interfaces.records import Generation, Verdict
+    from lam3_core.run.report_writer import write_report_html
+    from lam3_core.run.rundir import RunDir
+
+    gens, verdicts = [], []
+    for i in range(10_000):
+        attack = ("none", "figstep")[i % 2]
+        g = Generation(Generation.make_id(f"q{i // 2}", attack), f"q{i // 2}", attack, "m", "request " * 50,
+                       "request " * 50, "response " * 200, category=f"c{i % 7}", harmful=True)
+        gens.append(g)
+        for judge, flagged in (("a", i % 3 == 0), ("b", i % 5 == 0)):
+            verdicts.append(Verdict(g.record_id, judge, "1", "x", "policy_risk", float(flagged), 0.5, flagged))
+    summary, ensemble = build_summary(gens, verdicts, EnsemblePolicy("any", ("a", "b"), {"a": "policy_risk",
+                                                                                         "b": "policy_risk"}))
+    path = write_report_html(RunDir(tmp_path), summary, {}, gens, verdicts, ensemble, examples=25, quiet=True)
+    html = path.read_text(encoding="utf-8")
+    assert path.stat().st_size < 1_000_000
+    shown = [a for tag, a in _parse(html).elements if tag == "article"]
+    for attack in ("none", "figstep"):
+        of_attack = [a["data-kinds"].split() for a in shown if a["data-attack"] == attack]
+        assert len(of_attack) <= 50, "the first 25 of each kind; a record of both kinds counts towards both"
+        assert all(sum(kind in kinds for kinds in of_attack) >= 25 for kind in ("flagged", "disputed"))
+    flagged_or_disputed = sum(1 for e in ensemble.values() if e.flagged or e.disagreement)
+    assert f"Showing {len(shown)} of {flagged_or_disputed}; {flagged_or_disputed - len(shown)} left out" in html
+
+
+def test_plots_accept_an_interval_ending_a_hair_inside_its_value():
+    from lam3_core.analysis import plots
+
+    rate = {"value": 1.0, "ci_low": 0.8, "ci_high": 0.9999999999999999, "n": 20}
+    assert plots.asr_by_attack(rate, {"none": rate, "figstep": rate}).startswith(b"\x89PNG")
+    assert plots.asr_comparison({"none": {"a": rate, "b": None}}, ["a", "b"]).startswith(b"\x89PNG")

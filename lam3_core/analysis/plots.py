@@ -40,6 +40,12 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def _error_bars(rates: Sequence[Mapping]) -> list[list[float]]:
+    """matplotlib's (below, above) distances of each interval from its value; never negative (an interval
+    computed in floating point may end a hair inside its value)."""
+    return [[max(0.0, r["value"] - r["ci_low"]) for r in rates], [max(0.0, r["ci_high"] - r["value"]) for r in rates]]
+
+
 def asr_by_attack(overall: Mapping | None, by_attack: Mapping[str, Mapping]) -> bytes | None:
     """Horizontal points with 95% intervals: every attack, and all attacks together; None when no rate is defined."""
     rows = [(name, r) for name, r in by_attack.items() if r and r.get("value") is not None]
@@ -51,9 +57,8 @@ def asr_by_attack(overall: Mapping | None, by_attack: Mapping[str, Mapping]) -> 
         ax = figure.add_subplot()
         ys = list(range(len(rows)))[::-1]
         values = [r["value"] for _, r in rows]
-        low = [r["value"] - r["ci_low"] for _, r in rows]
-        high = [r["ci_high"] - r["value"] for _, r in rows]
-        ax.errorbar(values, ys, xerr=[low, high], fmt="o", color="#b03a2e", ecolor="#555555", capsize=3)
+        ax.errorbar(values, ys, xerr=_error_bars([r for _, r in rows]), fmt="o", color="#b03a2e", ecolor="#555555",
+                    capsize=3)
         ax.set_yticks(ys, [f"{_label(name)} (n={r['n']})" for name, r in rows])
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel("attack success rate (95% CI)")
@@ -76,8 +81,7 @@ def asr_comparison(by_attack: Mapping[str, Mapping[str, Mapping | None]], labels
                 continue
             ys = [len(attacks) - 1 - i + 0.35 - (k + 0.5) * step for i, _ in points]
             values = [r["value"] for _, r in points]
-            errors = [[r["value"] - r["ci_low"] for _, r in points], [r["ci_high"] - r["value"] for _, r in points]]
-            ax.errorbar(values, ys, xerr=errors, fmt="o", capsize=3, label=_label(label))
+            ax.errorbar(values, ys, xerr=_error_bars([r for _, r in points]), fmt="o", capsize=3, label=_label(label))
         ax.set_yticks(range(len(attacks)), [_label(a) for a in attacks][::-1])
         ax.set_ylim(-0.5, len(attacks) - 0.5)
         ax.set_xlim(-0.02, 1.02)

@@ -36,6 +36,7 @@ from lam3_core.run.importing import import_generations, read_foreign_generations
 from lam3_core.run.judging import judge_records
 from lam3_core.run.report_writer import write_report_html
 from lam3_core.run.rundir import FILES, RunDir
+from lam3_core.run.runs_index import run_state
 from lam3_core.run.samples import LoadedDataset, check_images, load_dataset
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
@@ -257,11 +258,15 @@ def report(run_dir: str | Path, config: RunConfig | Mapping | None = None, *, pl
     verdicts = read_verdicts(rundir)
     have = {v.judge for v in verdicts}
     missing = [j for j in cfg.judges if j not in have]
-    if missing:
+    stopped = run_state(meta, True).status != "finished"
+    if missing and (_given(config).get("judges") or not stopped):
         raise UsageError(
             f"{rundir.path} has no verdicts from {', '.join(missing)}.",
             f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}",
         )
+    if missing:
+        log.warning("%s has no verdicts from %s yet: its judging stopped before them, so the report is partial "
+                    "(rerun the command that made it to finish it)", rundir.path, ", ".join(missing))
     plugins = plugins or load_plugins()
     measures = {v.judge: v.measures for v in verdicts}
     judges = _judges_for_figures(plugins, cfg)
