@@ -289,6 +289,8 @@ def test_optional_sections_are_shown_when_present(tmp_path):
     assert "corrected for judge errors" in text and "0.310 [0.220, 0.400] n=80" in text
     assert "semantic_entropy" in text and "0.710" in text
     assert "my_judge_figures" in text and "agreement_with_humans" in text
+    bare = "".join(_parse(render_report(ReportPage({}, {}, str(tmp_path), "partial", "no summary yet"))).text)
+    assert "Status: partial — no summary yet" in bare, "a summary without its sections still renders"
 
 
 def _minimal_summary() -> dict:
@@ -305,6 +307,19 @@ def _minimal_summary() -> dict:
                           "arbitrated": 0},
             "refusal": None, "errors": {"generation": {"count": 0, "kinds": [], "of": 10}, "judges": {}},
             "warnings": []}
+
+
+def test_the_report_draws_roc_curves_when_the_run_has_uncertainty_values(tmp_path):
+    run = tmp_path / "run"
+    assert run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "6", "--judge", "refusal",
+                     "--out", run]).exit_code == 0
+    assert "ROC" not in (run / "report.html").read_text(encoding="utf-8"), "no uncertainty, no uncertainty section"
+    ids = [json.loads(line)["record_id"] for line in (run / "generations.jsonl").read_text().splitlines()]
+    (run / "uncertainty.jsonl").write_text("".join(
+        json.dumps({"id": r, "predictive_entropy": i / 6, "correct": i % 2 == 0}) + "\n" for i, r in enumerate(ids)))
+    assert run_lam3(["report", run]).exit_code == 0
+    plots = _plots((run / "report.html").read_text(encoding="utf-8"))
+    assert plots["ROC curves of the uncertainty metrics"].width == 700
 
 
 def test_roc_curves_from_uncertainty_values_and_correctness(tmp_path):

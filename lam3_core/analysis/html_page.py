@@ -18,6 +18,7 @@ from typing import Any
 
 TEMPLATES = Path(__file__).parent / "templates"
 TEXT_LIMIT = 4000
+CELL_LIMIT = 1000
 GENERIC_DEPTH = 4
 
 
@@ -67,12 +68,12 @@ def _cell(value: Any) -> str:
     if is_rate(value):
         return rate_text(value)
     if _scalar(value):
-        return fmt(value)
+        return clip(fmt(value), CELL_LIMIT)
     if isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
         return " ".join(f"({fmt(x)}, {fmt(y)})" for x, y in value)
     if isinstance(value, list) and all(_scalar(v) for v in value):
         return ", ".join(fmt(v) for v in value)
-    return clip(repr(value), 300)
+    return clip(repr(value), CELL_LIMIT)
 
 
 def _flat(value: Any) -> bool:

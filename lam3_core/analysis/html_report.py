@@ -30,6 +30,14 @@ OPTIONAL_SECTIONS = {
     "uncertainty_vs_safety": "Uncertainty and safety",
 }
 RAW_LIMIT = 600
+_EMPTY = {"thresholds": dict, "ensemble": dict, "by_attack": dict, "by_variant": dict, "by_category": dict,
+          "by_attack_category": dict, "judges": dict, "by_measure": dict, "agreement": dict, "errors": dict,
+          "warnings": list}
+
+
+def _complete(summary: dict) -> dict:
+    """``summary`` with every core section present (empty where a summary from another version lacks it)."""
+    return {**summary, **{key: make() for key, make in _EMPTY.items() if not isinstance(summary.get(key), make)}}
 
 
 @dataclass
@@ -166,7 +174,7 @@ def _provenance(meta: dict) -> dict:
 
 def render_report(page: ReportPage) -> str:
     """The HTML text of report.html."""
-    summary = page.summary
+    summary = _complete(page.summary)
     optional = {key: {"title": title, "node": generic(summary[key])}
                 for key, title in OPTIONAL_SECTIONS.items() if summary.get(key) is not None}
     other = {key: generic(value) for key, value in summary.items()
