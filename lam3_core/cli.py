@@ -272,8 +272,10 @@ def report_command(run_dirs, examples, table_format, out, allow_different, **kw)
         click.echo("Outputs: " + ", ".join(str(p.resolve()) for p in outcome.files))
         click.echo(f"Next: open {outcome.files[0].resolve()}")
     else:
+        from lam3_core.analysis.examples import DEFAULT_PER_ATTACK
+
         _print_outcome(api.report(run_dirs[0], given, plugins=_plugins(), argv=_argv(),
-                                  **({"examples": examples} if examples is not None else {})))
+                                  examples=DEFAULT_PER_ATTACK if examples is None else examples))
 
 
 @cli.command("runs")

@@ -212,3 +212,11 @@ def test_parameter_count_from_the_safetensors_index(tmp_path):
     (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": 14_000_000_000}}))
     assert resources.parameter_count(folder) == 7_000_000_000
     assert resources.parameter_count(tmp_path) is None
+
+
+def test_gpu_memory_of_weights_that_are_not_local(tmp_path, dry):
+    result = dry("eval", "--model", "counting", "--dataset", "mini", "--limit", "1", "--judge", "refusal", "--out",
+                 tmp_path / "run")
+    rows = _lines(result.output)
+    assert result.exit_code == 2 and rows["model counting ready"].startswith("blocker: Weights for 'org/counting-7b'")
+    assert rows["GPU memory"] == "ok: not measured: the weights of counting are not local"

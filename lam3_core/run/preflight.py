@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from lam3_core.contract.manager import Plugins
 from lam3_core.interfaces.errors import Lam3Error, UsageError
+from lam3_core.kit.hf import HFLoadArgs
 from lam3_core.run import api, resources
 from lam3_core.run.attacking import check_attack_arguments
 from lam3_core.run.components import Prepared, prepare, prepare_judge
@@ -126,10 +127,14 @@ def _check_ready(pre: Preflight, kind: str, prepared: Prepared) -> None:
 
 def _check_gpu(pre: Preflight, components: Mapping[str, Prepared]) -> None:
     """Each component's weights against the free memory of the GPUs (one component at a time, as a run loads them)."""
-    sized = {name: weights_size(p.instance) for name, p in components.items()}
+    loads_weights = [name for name, p in components.items() if isinstance(getattr(p.instance, "load_args", None),
+                                                                          HFLoadArgs)]
+    sized = {name: weights_size(components[name].instance) for name in loads_weights}
     sized = {name: size for name, size in sized.items() if size is not None}
     if not sized:
-        pre.add("GPU memory", OK, "no component with local Hugging Face weights to measure")
+        unknown = ", ".join(loads_weights)
+        pre.add("GPU memory", OK, f"not measured: the weights of {unknown} are not local" if unknown
+                else "no component loads Hugging Face weights")
         return
     biggest_name, biggest = max(sized.items(), key=lambda item: item[1].bytes)
     device = getattr(components[biggest_name].instance.load_args, "device", None)
