@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from lam3_core.analysis.ensemble import STRATEGIES
+from lam3_core.analysis.tables import FORMATS
 from lam3_core.interfaces.errors import Lam3Error, PluginFault, RunFailed
 from lam3_core.run.config import load_yaml, merge_values, parse_judge_pairs, parse_pairs
 from lam3_core.version import __version__
@@ -245,7 +246,7 @@ def judge_command(source, dry_run, **kw):
 @judge_options
 @click.option("--examples", type=click.IntRange(min=0),
               help="Flagged and disputed records shown per attack in report.html [20].")
-@click.option("--format", "table_format", type=click.Choice(["markdown", "latex", "csv"]),
+@click.option("--format", "table_format", type=click.Choice(FORMATS),
               help="Print the main tables for a paper from summary.json instead (one run or several).")
 @click.option("--out", type=click.Path(file_okay=False),
               help="With several runs: the folder for comparison.html and comparison.json.")

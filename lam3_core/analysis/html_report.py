@@ -15,7 +15,7 @@ from typing import Any
 
 from lam3_core.analysis.errors import describe
 from lam3_core.analysis.examples import Example, ExampleSelection
-from lam3_core.analysis.html_page import clip, data_uri, fmt, generic, rate_text, render_page
+from lam3_core.analysis.html_page import clip, data_uri, fmt, generic, render_page
 
 # summary.json keys shown by their own sections; any other key is shown under "Other figures".
 CORE_KEYS = frozenset({
@@ -194,5 +194,4 @@ def render_report(page: ReportPage) -> str:
         plots={name: data_uri(png, "image/png") for name, png in page.plots.items()},
         notes=page.notes,
         provenance=_provenance(page.meta),
-        rate_text=rate_text,
     )

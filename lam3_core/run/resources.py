@@ -27,8 +27,8 @@ IMAGE_BYTES = 64 * 1024
 RUNTIME_MARGIN = 1.2
 """Activations and the KV cache on top of the weights, for a batch of short prompts."""
 
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
-                "F8_E4M3": 1, "F8_E5M2": 1, "float32": 4, "float16": 2, "bfloat16": 2}
+_CHECKPOINT_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""Bytes per parameter of a checkpoint saved in the ``torch_dtype`` its config.json names."""
 
 
 def weights_folder(load_args: HFLoadArgs) -> Path | None:
@@ -68,7 +68,7 @@ def parameter_count(folder: Path) -> int | None:
     if index.is_file() and config.is_file():
         total = (json.loads(index.read_text()).get("metadata") or {}).get("total_size")
         settings = json.loads(config.read_text())
-        stored = _DTYPE_BYTES.get(str(settings.get("torch_dtype") or settings.get("dtype")))
+        stored = _CHECKPOINT_DTYPE_BYTES.get(str(settings.get("torch_dtype") or settings.get("dtype")))
         if total and stored:
             return int(total) // stored
     return None

@@ -20,12 +20,12 @@ from lam3_core.run.progress import duration_text
 from lam3_core.run.rundir import ATTACKS, FILES
 
 WORK_COMMANDS = ("eval", "generate", "judge")
-STATUSES = ("finished", "partial", "failed", "running", "unreadable")
 
 
 @dataclass(frozen=True)
 class RunState:
-    """``status`` (one of ``STATUSES``) and, unless finished, why."""
+    """``status`` (finished, partial, failed, running; unreadable for a broken meta.json) and, unless finished,
+    why."""
 
     status: str
     reason: str = ""
