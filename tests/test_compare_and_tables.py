@@ -144,3 +144,19 @@ def _compile(fragment: str, folder: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-3000:]
     assert (folder / "tables.pdf").stat().st_size > 1000
+
+
+def test_pope_f1_and_corrected_asr_are_compared_when_present():
+    from lam3_core.analysis.comparison import ComparedRun, comparison
+
+    def run(label: str, f1: float) -> ComparedRun:
+        summary = {"model": label, "pope": {"splits": {"random": {"f1": f1, "accuracy": 0.9}},
+                                            "mean": {"f1": {"value": f1, "ci_low": 0.1, "ci_high": 0.9}}},
+                   "asr_corrected": {"harmbench": {"value": 0.2, "ci_low": 0.1, "ci_high": 0.3}}}
+        return ComparedRun(label, f"/runs/{label}", summary, {}, "finished")
+
+    result = comparison([run("a", 0.86), run("b", 0.72)], [], False)
+    assert result["pope_f1"] == {"splits/random": {"a": 0.86, "b": 0.72}, "mean": {"a": 0.86, "b": 0.72}}
+    assert set(result["asr_corrected"]) == {"a", "b"}
+    no_pope = comparison([ComparedRun("c", "/runs/c", {}, {}, "finished")], [], False)
+    assert "pope_f1" not in no_pope and "asr_corrected" not in no_pope

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lam3_core.interfaces.components import Judge, Model
+from lam3_core import hookimpl
+from lam3_core.interfaces.components import Attack, Judge, Model
 from lam3_core.interfaces.records import Completion, Score
 from lam3_core.kit.apicall import api_key
 from lam3_core.kit.hf import HFLoadArgs
@@ -52,7 +54,26 @@ class KeyedJudge(Judge):
         return [Score(0.0) for _ in items]
 
 
-PLUGINS = [("counting", plugin_providing(models={"counting": CountingModel}, judges={"keyed": KeyedJudge}))]
+class Suffix(Attack):
+    """Appends ``suffix`` to every prompt."""
+
+    name = "suffix"
+
+    def __init__(self, suffix: str = "!"):
+        self.suffix = suffix
+
+    def apply(self, samples, model=None):
+        return [replace(s, prompt=s.prompt + self.suffix) for s in samples]
+
+
+class _Attacks:
+    @hookimpl
+    def lam3_register_attacks(self, registry):
+        registry.add("suffix", Suffix, "test attack appending a suffix")
+
+
+PLUGINS = [("counting", plugin_providing(models={"counting": CountingModel}, judges={"keyed": KeyedJudge})),
+           ("suffix", _Attacks())]
 
 
 def _weights(folder: Path, parameters: int) -> Path:
@@ -173,6 +194,17 @@ def test_an_incompatible_resume_is_a_blocker(tmp_path, dry):
     assert rows["resume: generation settings"].startswith("blocker: ") and "(gen)" in rows[
         "resume: generation settings"]
     assert rows["resume: judge refusal"].startswith(f"blocker: {out} already holds refusal verdicts made with other")
+
+    done = run_lam3(["eval", "--model", "counting", "--model-arg", f"path={dry.weights}", "--dataset", "mini",
+                     "--limit", "3", "--judge", "refusal", "--attack", "suffix", "--out", tmp_path / "attacked"],
+                    PLUGINS)
+    assert done.exit_code == 0, done.output
+    other_suffix = dry("eval", "--model", "counting", "--model-arg", f"path={dry.weights}", "--dataset", "mini",
+                       "--limit", "3", "--judge", "refusal", "--attack", "suffix", "--attack-arg", "suffix.suffix=?",
+                       "--out", tmp_path / "attacked")
+    assert other_suffix.exit_code == 2
+    assert _lines(other_suffix.output)["resume: attack suffix"].startswith(
+        f"blocker: {tmp_path / 'attacked'} already holds samples attacked by suffix with other arguments.")
 
     judged = dry("judge", out, "--judge", "refusal", "--judge-arg", "refusal.mode=gcg")
     assert judged.exit_code == 2 and "resume: judge refusal" in _lines(judged.output)
