@@ -147,7 +147,7 @@ def _compile(fragment: str, folder: Path) -> None:
 
 
 def test_pope_f1_and_corrected_asr_are_compared_when_present():
-    from lam3_core.analysis.comparison import ComparedRun, comparison
+    from lam3_core.analysis.comparison import ComparedRun, comparison, render_comparison
 
     def run(label: str, f1: float) -> ComparedRun:
         summary = {"model": label, "pope": {"splits": {"random": {"f1": f1, "accuracy": 0.9}},
@@ -158,5 +158,8 @@ def test_pope_f1_and_corrected_asr_are_compared_when_present():
     result = comparison([run("a", 0.86), run("b", 0.72)], [], False)
     assert result["pope_f1"] == {"splits/random": {"a": 0.86, "b": 0.72}, "mean": {"a": 0.86, "b": 0.72}}
     assert set(result["asr_corrected"]) == {"a", "b"}
+    html = render_comparison(result, {})
+    assert "<h2>POPE F1</h2>" in html and "<th>splits/random</th><td class=\"num\">0.860</td>" in html
+    assert "corrected for judge errors" in html and "0.200 [0.100, 0.300]" in html
     no_pope = comparison([ComparedRun("c", "/runs/c", {}, {}, "finished")], [], False)
     assert "pope_f1" not in no_pope and "asr_corrected" not in no_pope
