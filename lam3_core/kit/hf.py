@@ -164,6 +164,29 @@ def hub_reachable() -> bool:
     return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
 
 
+def local_checkpoint_problem(folder: Path) -> str | None:
+    """What makes ``folder`` unusable as a checkpoint (not a folder, no config, no or missing weights), else None."""
+    import json
+
+    if not folder.is_dir():
+        return "is not a directory"
+    if not (folder / "config.json").is_file():
+        return "has no config.json"
+    indexes = sorted(folder.glob("*.index.json"))
+    if indexes:
+        try:
+            shards = set(json.loads(indexes[0].read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, OSError) as exc:
+            return f"has an unreadable weight index {indexes[0].name} ({exc})"
+        missing = sorted(s for s in shards if not (folder / s).is_file())
+        if missing:
+            return f"is incomplete: {len(missing)} of {len(shards)} weight files are missing (first: {missing[0]})"
+        return None
+    if not any(folder.glob(pattern) for pattern in ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")):
+        return "holds no weights (*.safetensors or *.bin)"
+    return None
+
+
 class HFLoadOptions(TypedDict, total=False):
     """The loading arguments every Hugging Face plugin accepts, by the same names.
 
@@ -233,11 +256,11 @@ class HFLoadArgs:
         reachable and not switched off). ``option`` is what the user passes to point at local weights,
         e.g. ``--judge-arg llamaguard.path=DIR``. Loads nothing."""
         if self.path and (Path(self.path).expanduser().exists() or _looks_like_path(self.path)):
-            if not Path(self.path).expanduser().is_dir():
-                raise MissingWeights(
-                    f"{option.split('=')[0]}: {self.path!r} is not a directory.",
-                    f"Pass {option} with a folder holding config.json, the weights and the tokenizer.",
-                )
+            problem = local_checkpoint_problem(Path(self.path).expanduser())
+            if problem:
+                raise MissingWeights(f"{option.split('=')[0]}: {self.path!r} {problem}.",
+                                     f"Pass {option} with a folder holding config.json, the weights and the tokenizer "
+                                     "(a complete `hf download` or `save_pretrained` folder).")
             return
         if cached_revision(self.source, self.revision) is not None:
             return
