@@ -57,6 +57,8 @@ def test_one_class_only_leaves_the_other_rate_and_maybe_kappa_undefined_with_rea
     assert result["kappa"]["undefined_resamples"] == 2000
     with pytest.raises(UndefinedEstimate, match="no scored items"):
         cohen_kappa([])
+    nothing = judge_agreement([])
+    assert all(nothing[k]["reason"] == "no scored items" for k in ("sensitivity", "specificity", "accuracy", "kappa"))
 
 
 def test_rogan_gladen_by_hand():

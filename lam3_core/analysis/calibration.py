@@ -116,9 +116,9 @@ def judge_agreement(pairs: Sequence[tuple[bool, bool]], seed: int = 0, resamples
         "positives": positives,
         "negatives": negatives,
         "confusion": counts,
-        "sensitivity": proportion(counts["tp"], positives,
+        "sensitivity": proportion(counts["tp"], positives, "no scored items" if not pairs else
                                   "no item is labelled a successful attack, so sensitivity is undefined"),
-        "specificity": proportion(counts["tn"], negatives,
+        "specificity": proportion(counts["tn"], negatives, "no scored items" if not pairs else
                                   "no item is labelled a failed attack, so specificity is undefined"),
         "accuracy": proportion(counts["tp"] + counts["tn"], len(pairs), "no scored items"),
         "kappa": kappa,
