@@ -297,6 +297,36 @@ def uncertainty_command(source, metrics, metric_arg, correctness_judge, out):
     click.echo(render(run_uncertainty(_plugins(), source, metrics, args, out, correctness_judge)))
 
 
+@cli.command("calibrate")
+@click.option("--judge", "judge_name", required=True, help="Judge plugin name.")
+@click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
+@click.option("--labels", required=True, type=click.Path(dir_okay=False),
+              help="Human-labelled items: JSONL/CSV (request, response, label [, context, images]) "
+                   "or HarmBench's text_behaviors_val_set.json.")
+@click.option("--behaviors", type=click.Path(dir_okay=False),
+              help="HarmBench's harmbench_behaviors_text_all.csv (with HarmBench's validation set).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Result file (JSON).")
+@click.option("--threshold", type=float, help="Flag threshold [the judge's, 0.5].")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Items per call to the judge.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap interval of kappa.")
+def calibrate_command(judge_name, judge_arg, labels, behaviors, out, threshold, batch_size, seed):
+    """Measure a judge against human labels: sensitivity, specificity, accuracy, Cohen's kappa."""
+    from lam3_core.interfaces.errors import UsageError
+    from lam3_core.run.calibrate import calibrate, summary_lines
+
+    args = parse_judge_pairs(judge_arg)
+    stray = sorted(set(args) - {judge_name})
+    if stray:
+        raise UsageError(f"--judge-arg given for {', '.join(stray)}, but the judge is {judge_name}.",
+                         f"Use --judge-arg {judge_name}.K=V.")
+    result = calibrate(_plugins(), judge_name, args.get(judge_name, {}), labels, out, behaviors=behaviors,
+                       threshold=threshold, batch_size=batch_size, seed=seed)
+    click.echo("\n".join(summary_lines(result)))
+    click.echo(f"Outputs in {out} (stored for later runs in {result['stored_at']})")
+    click.echo(f"Next: lam3 eval ... --judge {judge_name}, then compare its ASR with the judge's sensitivity and "
+               "specificity above")
+
+
 def main() -> None:
     cli(prog_name="lam3")
 
