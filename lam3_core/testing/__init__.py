@@ -145,7 +145,10 @@ def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) ->
     out = args[args.index("--out") + 1] if "--out" in args else None
     if out is None and len(args) > 1 and args[0] in ("judge", "report"):
         out = args[1]
-    return Result(result.exit_code, result.output, Path(out) if out else None)
+    out_dir = Path(out) if out else None
+    if out_dir is not None and out_dir.is_file():  # `lam3 judge RUN/generations.jsonl` judges RUN in place
+        out_dir = out_dir.parent
+    return Result(result.exit_code, result.output, out_dir)
 
 
 @pytest.fixture(scope="session")

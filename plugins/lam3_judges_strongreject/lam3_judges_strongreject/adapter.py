@@ -58,9 +58,9 @@ class Adapter:
                                  f"Pass {OPTION} with a folder holding adapter_config.json and the LoRA weights.")
         if self._cached("adapter_config.json"):
             return
-        cause = FileNotFoundError("not in the local cache") if hub_offline() else ConnectionError("unreachable")
         if hub_offline() or not hub_reachable():
-            raise missing_weights_error(self.source, self.revision, cause, OPTION)
+            reason = "offline: HF_HUB_OFFLINE" if hub_offline() else "the hub is unreachable"
+            raise missing_weights_error(self.source, self.revision, reason, OPTION)
 
     def ships_tokenizer(self) -> bool:
         """Whether the adapter has its own tokenizer (the published one does; the package loads it from there)."""
@@ -78,4 +78,4 @@ class Adapter:
         try:
             return PeftModel.from_pretrained(base_model, self.source, is_trainable=False, **options).eval()
         except (OSError, ValueError) as exc:
-            raise missing_weights_error(self.source, self.revision, exc, OPTION) from exc
+            raise missing_weights_error(self.source, self.revision, type(exc).__name__, OPTION) from exc
