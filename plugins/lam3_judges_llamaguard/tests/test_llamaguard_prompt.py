@@ -179,7 +179,7 @@ def test_custom_categories_from_a_string_and_a_file(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ({"version": 4}, "unknown version 4"),
+    ({"version": 5}, "unknown version 5"),
     ({"mode": "both"}, "unknown mode 'both'"),
     ({"batch_size": 0}, "Bad llamaguard.batch_size: 0. Give an integer greater than 0"),
     ({"threshold": 1.5}, "Bad llamaguard.threshold: 1.5. Give a number at least 0 and at most 1"),
