@@ -247,6 +247,7 @@ LLAMA4_TILE = 56
 
 
 def _mllama(tok, hidden: int):
+    import torch
     from transformers import MllamaConfig, MllamaForConditionalGeneration
 
     config = MllamaConfig(
@@ -260,7 +261,12 @@ def _mllama(tok, hidden: int):
                          pad_token_id=tok.pad_token_id, initializer_range=0.2),
         image_token_index=tok.convert_tokens_to_ids("<|image|>"),
     )
-    return MllamaForConditionalGeneration(config).eval()
+    model = MllamaForConditionalGeneration(config).eval()
+    with torch.no_grad():  # the cross-attention gates start at 0 (tanh(0) = 0: images ignored); open them
+        for name, parameter in model.named_parameters():
+            if name.endswith(("cross_attn_attn_gate", "cross_attn_mlp_gate")):
+                parameter.fill_(1.0)
+    return model
 
 
 def mllama_processor(tok):
