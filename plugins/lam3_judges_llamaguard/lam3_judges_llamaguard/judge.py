@@ -96,11 +96,6 @@ class LlamaGuardJudge(Judge):
     def version(self) -> str:
         return f"{self.load_args.weights_source()}; lam3-judges-llamaguard {__version__}"
 
-    @property
-    def uses_images(self) -> bool:
-        """The vision versions' scores depend on the item's images (a judge cache must key on them)."""
-        return self.format.reads_images
-
     def config(self) -> dict:
         """The category texts in force (a categories file can change while its path stays the same)."""
         return {"categories": [[c.code, c.text] for c in self.categories()]}

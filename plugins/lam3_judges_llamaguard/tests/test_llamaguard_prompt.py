@@ -244,8 +244,7 @@ def test_vision_rendering_equals_the_template_with_image_parts(version, mode, im
 def test_text_only_versions_do_not_read_images():
     with_image = JudgeItem(REQUEST, RESPONSE, images=["a.png", "b.png"])
     assert LlamaGuardJudge(version=3).render_prompt(with_image) == LG3_RESPONSE_MODE
-    assert not LlamaGuardJudge(version=3).uses_images
-    assert LlamaGuardJudge(version="3-vision").uses_images and LlamaGuardJudge(version=4).uses_images
+    assert LlamaGuardJudge(version=2).render_prompt(with_image) == LG2_RESPONSE_MODE
 
 
 def test_more_images_than_llama_guard_3_vision_takes_is_refused_not_dropped():
