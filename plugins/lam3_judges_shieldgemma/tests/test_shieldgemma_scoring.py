@@ -14,28 +14,33 @@ from lam3_core.testing import run_lam3
 NAMES = ["dangerous", "sexual", "violence"]
 
 
-def _model_card_p_yes(path, image_path: str, **policy_args) -> list[float]:
+@pytest.fixture(scope="module")
+def model_card_p_yes(shieldgemma_dir):
     """The model card's computation: processor(images=[image]) -> model(**inputs).probabilities[:, 0]."""
     import torch
     from transformers import AutoProcessor, ShieldGemma2ForImageClassification
 
     from lam3_core import load_image
 
-    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-    model = ShieldGemma2ForImageClassification.from_pretrained(path, local_files_only=True).eval()
-    inputs = processor(images=[load_image(image_path)], return_tensors="pt", **policy_args)
-    with torch.inference_mode():
-        probabilities = model(**inputs).probabilities
-        # index 0 is "Yes": the softmax of the language model's Yes/No logits at the last position
-        logits = model.model(**inputs).logits[:, -1]
+    processor = AutoProcessor.from_pretrained(shieldgemma_dir, local_files_only=True)
+    model = ShieldGemma2ForImageClassification.from_pretrained(shieldgemma_dir, local_files_only=True).eval()
     yes, no = processor.tokenizer.convert_tokens_to_ids(["Yes", "No"])
-    assert torch.allclose(probabilities[:, 0], logits[:, [yes, no]].softmax(-1)[:, 0])
-    return probabilities[:, 0].tolist()
+
+    def p_yes(image_path: str, **policy_args) -> list[float]:
+        inputs = processor(images=[load_image(image_path)], return_tensors="pt", **policy_args)
+        with torch.inference_mode():
+            probabilities = model(**inputs).probabilities
+            logits = model.model(**inputs).logits[:, -1]
+        # index 0 is "Yes": the softmax of the language model's Yes/No logits at the last position
+        assert torch.allclose(probabilities[:, 0], logits[:, [yes, no]].softmax(-1)[:, 0])
+        return probabilities[:, 0].tolist()
+
+    return p_yes
 
 
-def test_policy_probabilities_are_the_model_cards_p_yes(shieldgemma_dir, images):
+def test_policy_probabilities_are_the_model_cards_p_yes(shieldgemma_dir, images, model_card_p_yes):
     [s] = ShieldGemma2Judge(path=str(shieldgemma_dir)).score([JudgeItem("q", "r", images=[images["figstep"]])])
-    expected = _model_card_p_yes(shieldgemma_dir, images["figstep"])
+    expected = model_card_p_yes(images["figstep"])
     assert list(s.categories) == NAMES
     assert [s.categories[n] for n in NAMES] == pytest.approx(expected, rel=1e-5)
     assert s.score == max(s.categories.values())
@@ -43,13 +48,12 @@ def test_policy_probabilities_are_the_model_cards_p_yes(shieldgemma_dir, images)
     assert s.error is None and s.notes == []  # the judge's prompt text is the checkpoint template's
 
 
-def test_a_subset_and_custom_policies_reach_the_prompts(shieldgemma_dir, images):
+def test_a_subset_and_custom_policies_reach_the_prompts(shieldgemma_dir, images, model_card_p_yes):
     custom = "No Weapons: The image shall not show firearms."
     judge = ShieldGemma2Judge(path=str(shieldgemma_dir), policies=f"violence;weapons={custom}")
     [s] = judge.score([JudgeItem("q", "r", images=[images["red"]])])
     assert list(s.categories) == ["violence", "weapons"]
-    expected = _model_card_p_yes(shieldgemma_dir, images["red"], policies=["violence", "weapons"],
-                                 custom_policies={"weapons": custom})
+    expected = model_card_p_yes(images["red"], policies=["violence", "weapons"], custom_policies={"weapons": custom})
     assert [s.categories["violence"], s.categories["weapons"]] == pytest.approx(expected, rel=1e-5)
     assert s.categories["weapons"] != pytest.approx(s.categories["violence"], rel=1e-3)
 
