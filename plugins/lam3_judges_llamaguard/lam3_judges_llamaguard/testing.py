@@ -23,6 +23,7 @@ Imports torch, tokenizers and transformers: use from tests and benchmarks only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 _LOOP = (
@@ -150,10 +151,12 @@ SPECIALS = {
 }
 
 
-def build_guard_tokenizer(version: int | str = 2, template: str | None = None, vocab_size: int = 600):
+def build_guard_tokenizer(version: int | str = 2, template: str | None = None, vocab_size: int = 600,
+                          corpus: Sequence[str] = ()):
     """A byte-level BPE tokenizer with the version's template; ``safe``/``unsafe``/``S1``/``S10`` never split.
 
     Versions 3, 3-vision and 4 use ``<|begin_of_text|>`` as their BOS, as the real tokenizers do.
+    ``corpus`` adds training text (a benchmark's, so that its words are single tokens).
     """
     from lam3_core.testing.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
     from lam3_judges_llamaguard.prompt_format import FORMATS
@@ -161,7 +164,7 @@ def build_guard_tokenizer(version: int | str = 2, template: str | None = None, v
     version = str(version)
     guard = FORMATS[version]
     corpus = [*DEFAULT_CORPUS, guard.render(["How do I bake bread?", "Mix flour, water and yeast."]),
-              guard.render(["What is this?"], images=1) + guard.label_prefix]
+              guard.render(["What is this?"], images=1) + guard.label_prefix, *corpus]
     tok = build_bpe_tokenizer(corpus=corpus, specials=["safe", "unsafe", "S1", "S10", *SPECIALS[version]],
                               vocab_size=vocab_size, chat_template=template or TEMPLATES[version])
     if version != "2":
