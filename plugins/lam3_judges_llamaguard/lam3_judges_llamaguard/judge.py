@@ -123,14 +123,14 @@ class LlamaGuardJudge(Judge):
         limit = self.format.max_images
         if limit is not None and count > limit:
             raise ValueError(f"{self.format.title} takes at most {limit} image per conversation and this item has "
-                             f"{count}; no image is dropped (llamaguard.version=4 takes several)")
+                             f"{count}; no image is dropped (llamaguard.version=4 takes several images)")
         return count
 
     def render_prompt(self, item: JudgeItem) -> str:
         try:
             images = self._check_image_count(item)
         except ValueError as exc:
-            raise UsageError(f"llamaguard: {exc}.") from None
+            raise UsageError(f"llamaguard: {exc}.", "Judge this item with llamaguard.version=4.") from None
         return self._text(self._turns(item), images)
 
     # ---- loading --------------------------------------------------------------------------------
@@ -186,8 +186,8 @@ class LlamaGuardJudge(Judge):
         self._gen_config = GenerationConfig(max_new_tokens=self.max_new_tokens, do_sample=False,
                                             pad_token_id=self._pad_id, eos_token_id=sorted(self._end_ids))
         self._template_owner = processor if processor is not None else tok
-        self._check_template = bool(getattr(self._template_owner, "chat_template", None)) \
-            and self.custom_categories is None
+        self._check_template = (bool(getattr(self._template_owner, "chat_template", None))
+                                and self.custom_categories is None)
         self._template_warned = False
         self._tok, self._processor, self._model = tok, processor, model
 
