@@ -261,8 +261,10 @@ def plugins_command(as_json):
 @click.option("--prompt", required=True, help="The user's request.")
 @click.option("--response", default="", help="The model's response ('' to judge the request alone).")
 @click.option("--context", default=None, help="The sample's context string, for judges that read one.")
+@click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False),
+              help="An image the model was shown, for image-aware judges (repeatable).")
 @click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
-def judge_prompt_command(name, prompt, response, context, judge_arg):
+def judge_prompt_command(name, prompt, response, context, images, judge_arg):
     """Print the exact text a prompt-based judge feeds its model for one item (needs no weights)."""
     from lam3_core.interfaces.errors import UsageError
     from lam3_core.interfaces.records import JudgeItem
@@ -275,7 +277,7 @@ def judge_prompt_command(name, prompt, response, context, judge_arg):
         )
     judge = _plugins().get("judge", name).create(**args.get(name, {}))
     try:
-        text = judge.render_prompt(JudgeItem(request=prompt, response=response, context=context))
+        text = judge.render_prompt(JudgeItem(request=prompt, response=response, images=list(images), context=context))
     except NotImplementedError:
         raise UsageError(f"The judge {name!r} is not prompt-based, so it has no prompt to show.") from None
     click.echo(text, nl=False)
