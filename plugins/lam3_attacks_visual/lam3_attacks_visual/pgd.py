@@ -111,7 +111,6 @@ class PGDAttack(Attack):
         self.target, self.default_target = target, default_target
         self.mask, self.top_patches = mask, top_patches or DEFAULT_TOP_PATCHES
         self.init, self.seed = init, seed
-        self.backoffs: list[dict] = []
 
     # ----- the attack ----------------------------------------------------------------------------------
 
@@ -124,8 +123,7 @@ class PGDAttack(Attack):
                              "Use pgd.mask=saliency with this model (patches by loss gradient), or mask=attention "
                              "with llava15.")
         starts = [self._start(sample) for sample in samples]
-        made = run_batched(lambda chunk: self._attack(model, chunk), starts, max(1, len(starts)),
-                           backoffs=self.backoffs)
+        made = run_batched(lambda chunk: self._attack(model, chunk), starts, max(1, len(starts)))
         return [replace(sample, images=[image], meta={**sample.meta, "attack_info": info})
                 for sample, (image, info) in zip(samples, made)]
 
@@ -290,7 +288,7 @@ def region_of(tensor, valid):
 
 
 def to_image(pixels, valid):
-    """The 8-bit (…, 3, H, W) pixels of one sample, cropped to its image region, as a PIL RGB image."""
+    """The 8-bit (..., 3, H, W) pixels of one sample, cropped to its image region, as a PIL RGB image."""
     from PIL import Image
 
     region = region_of(pixels, valid)
