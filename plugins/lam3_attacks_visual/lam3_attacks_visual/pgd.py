@@ -159,7 +159,8 @@ class PGDAttack(Attack):
         masks, chosen = self._masks(model, chunk, batch, start, model_pixels, valid)
         x = start.clone()
         if self.random_start:
-            noise = torch.stack([uniform_like(start[i], s.seed) for i, s in enumerate(chunk)]).to(start.device)
+            noise = torch.stack([uniform_in_region(start[i], valid[i], s.seed) for i, s in enumerate(chunk)])
+            noise = noise.to(start.device)
             x = (start + (2 * noise - 1) * self.epsilon * masks).clamp(0, 1)
         history = []
         for _ in range(self.steps):
@@ -267,9 +268,14 @@ def start_canvas(init: str, seed: int):
     return Image.fromarray(pixels)
 
 
-def uniform_like(tensor, seed: int):
-    """Uniform [0, 1) noise shaped like ``tensor``, on the CPU, from ``seed``."""
-    return torch.rand(tensor.shape, generator=torch.Generator().manual_seed(seed))
+def uniform_in_region(tensor, valid, seed: int):
+    """Noise shaped like one sample's ``tensor`` (..., 3, H, W), on the CPU: uniform [0, 1) from ``seed`` on the
+    image region, drawn at the region's own size so that it does not depend on the padding of the batch."""
+    region = region_of(tensor, valid)
+    noise = torch.zeros(tensor.shape)
+    drawn = torch.rand(region.shape, generator=torch.Generator().manual_seed(seed))
+    noise.reshape(-1, *tensor.shape[-3:])[0][:, : region.shape[1], : region.shape[2]] = drawn
+    return noise
 
 
 def image_region(batch: dict, pixels):

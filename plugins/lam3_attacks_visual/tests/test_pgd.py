@@ -47,10 +47,12 @@ def test_the_saved_image_never_leaves_the_epsilon_ball(llava, image_samples):
         assert image.size == (28, 28) and difference.max() == sample.meta["attack_info"]["linf_255"] == 8
 
 
-def test_the_result_does_not_depend_on_the_chunk(llava, image_samples):
+@pytest.mark.parametrize("name", ["llava", "idefics2"])
+def test_the_result_does_not_depend_on_the_chunk(request, name, image_samples):
+    model = request.getfixturevalue(name)  # Idefics2 pads the images of a chunk to one size
     attack = PGDAttack(steps=3)
-    together = attack.apply(image_samples, llava)[1]
-    (alone,) = attack.apply(image_samples[1:2], llava)
+    together = attack.apply(image_samples, model)[1]
+    (alone,) = attack.apply(image_samples[1:2], model)
     assert alone.meta["attack_info"]["loss_initial"] == pytest.approx(together.meta["attack_info"]["loss_initial"],
                                                                       abs=1e-5)
     assert changed(np.asarray(alone.images[0]), together.images[0]).max() <= 1
