@@ -34,10 +34,10 @@ so an image does not depend on the chunk it was attacked in.
 ``attack_info`` records the target and where it came from, ``loss_initial`` (at the random
 start), ``loss_final`` (after the last step), ``loss_saved`` (the saved 8-bit image, put through
 the processor again), ``loss_history`` (one loss per step), ``linf_255`` (the L-inf distance
-actually used, in 8-bit levels), ``steps``, the mask with its patch grid and chosen patches, the
-processed ``resolution``, the per-sample ``seed``, ``processor_roundtrip_255`` (how far the
-processor's reading of the saved image is from it: 0 unless the processor changes such an image)
-and ``batch_size``.
+actually used, in 8-bit levels), ``steps``, the mask with the number of patches it lets change,
+its patch grid and the chosen patches, the processed ``resolution``, the per-sample ``seed``,
+``processor_roundtrip_255`` (how far the processor's reading of the saved image is from it: 0
+unless the processor changes such an image) and ``batch_size``.
 """
 
 from __future__ import annotations
@@ -216,7 +216,8 @@ class PGDAttack(Attack):
             indices = top_patches(grid_scores, self.top_patches)
             pixel_mask = patch_mask(indices, grid, patch, tuple(start.shape[-2:])).to(start.device)
             masks[i] = ones[i] * pixel_mask
-            chosen.append({"patch_grid": list(grid), "patch_size": patch, "patches": indices})
+            chosen.append({"mask_patches": len(indices), "patch_grid": list(grid), "patch_size": patch,
+                           "patches": indices})
         return masks, chosen
 
     def _saved_losses(self, model, chunk: list[Start], images: list, targets: list[str], saved):

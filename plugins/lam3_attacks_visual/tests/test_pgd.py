@@ -69,7 +69,7 @@ def test_attention_mask_changes_only_the_most_attended_patches(llava, image_samp
     attention = llava.prompt_image_attention(image_samples)
     for original, sample, grid in zip(image_samples, attacked, attention):
         info = sample.meta["attack_info"]
-        assert info["patch_grid"] == [2, 2] and info["patch_size"] == 14
+        assert info["patch_grid"] == [2, 2] and info["patch_size"] == 14 and info["mask_patches"] == 1
         assert info["patches"] == top_patches(grid, 1) == [int(grid.flatten().argmax())]
         row, col = divmod(info["patches"][0], 2)
         inside = np.zeros((28, 28), dtype=bool)
