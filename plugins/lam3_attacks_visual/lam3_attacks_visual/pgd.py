@@ -26,7 +26,9 @@ whose pixels have the largest summed loss gradient at the start image, and works
 
 Images. ``init=sample`` (default) perturbs the sample's one image; a sample without an image (or
 with several) is refused, naming ``init``. ``init=gray`` and ``init=noise`` start every sample
-from a 336 x 336 mid-gray or uniform-noise canvas instead, replacing its images.
+from a 336 x 336 mid-gray or uniform-noise canvas instead, replacing its images. A processor that
+splits an image into crops (Idefics2 with ``do_image_splitting=true``) is refused: the saved
+image must be the one image the model reads.
 
 Randomness (the random start, the noise canvas) comes from ``seed`` and the sample's id only,
 so an image does not depend on the chunk it was attacked in.
@@ -149,6 +151,10 @@ class PGDAttack(Attack):
         samples, targets = [s.sample for s in chunk], [s.target for s in chunk]
         batch = model.target_batch(samples, targets)
         pixels = batch["pixel_values"]
+        if pixels.shape[0] != len(chunk) or (pixels.dim() == 5 and pixels.shape[1] != 1):
+            raise UsageError(f"pgd needs {model.name} to read each image once, but its processor turns one image "
+                             f"into several ({pixels.shape[:-3].numel()} images for {len(chunk)} samples: crops).",
+                             "Turn image splitting off (idefics2: --model-arg do_image_splitting=false).")
         mean, std = (torch.tensor(v, device=pixels.device).view(3, 1, 1) for v in model.image_normalization())
         valid = image_region(batch, pixels)
         start = ((pixels * std + mean).clamp(0, 1) * 255).round() / 255

@@ -97,6 +97,14 @@ def test_saliency_mask_works_where_attention_is_refused(idefics2, image_samples)
         assert len(info["patches"]) == 2 and difference[~inside].max() == 0 and 0 < difference.max() <= 16
 
 
+def test_a_processor_that_splits_images_is_refused(tiny_idefics2, image_samples):
+    from lam3_models_idefics2.model import Idefics2Model
+
+    splitting = Idefics2Model(path=str(tiny_idefics2), do_image_splitting=True)
+    with pytest.raises(UsageError, match=r"read each image once.*do_image_splitting=false"):
+        PGDAttack(steps=1).apply(image_samples[:1], splitting)
+
+
 def test_image_less_samples_need_a_canvas(llava):
     text_only = [Sample("t1", "Tell me a story."), Sample("t2", "And another.", ["x.png", "y.png"])]
     with pytest.raises(UsageError, match=r"'t1' has 0 images; pgd perturbs exactly one.*pgd.init=gray"):
