@@ -148,6 +148,8 @@ def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins
     model = prepare(plugins, "model", str(cfg.model), cfg.model_args)
     attacks = prepare_attacks(plugins, cfg)
     judges = prepare_judges(plugins, cfg) if with_judges else {}
+    for attack in attacks.values():
+        attack.instance.check_model(model.instance)
     check_ready(model, judges)
     check_images(dataset.samples, model.instance.reads_images)
     with RunSession(plugins, cfg, rundir, command, argv or sys.argv) as session:

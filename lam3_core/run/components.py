@@ -93,8 +93,8 @@ def prepare_attacks(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
     prepared = {}
     for name in cfg.attacks or ["none"]:
         item = prepare(plugins, "attack", name, cfg.attack_args.get(name, {}))
-        if not isinstance(item.instance, Attack):
-            raise UsageError(f"{name!r} is not an attack.")
+        attack: Attack = item.instance
+        item.extra = {"config": attack.config()}
         prepared[name] = item
     return prepared
 
