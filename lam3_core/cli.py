@@ -334,8 +334,10 @@ def plugins_command(as_json):
 @click.option("--prompt", required=True, help="The user's request.")
 @click.option("--response", default="", help="The model's response ('' to judge the request alone).")
 @click.option("--context", default=None, help="The sample's context string, for judges that read one.")
+@click.option("--image", "images", multiple=True, type=click.Path(dir_okay=False),
+              help="An image the model was shown, for image-aware judges (repeatable).")
 @click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
-def judge_prompt_command(name, prompt, response, context, judge_arg):
+def judge_prompt_command(name, prompt, response, context, images, judge_arg):
     """Print the exact text a prompt-based judge feeds its model for one item (needs no weights)."""
     from lam3_core.interfaces.errors import UsageError
     from lam3_core.interfaces.records import JudgeItem
@@ -348,7 +350,7 @@ def judge_prompt_command(name, prompt, response, context, judge_arg):
         )
     judge = _plugins().get("judge", name).create(**args.get(name, {}))
     try:
-        text = judge.render_prompt(JudgeItem(request=prompt, response=response, context=context))
+        text = judge.render_prompt(JudgeItem(request=prompt, response=response, images=list(images), context=context))
     except NotImplementedError:
         raise UsageError(f"The judge {name!r} is not prompt-based, so it has no prompt to show.") from None
     click.echo(text, nl=False)
@@ -368,6 +370,36 @@ def uncertainty_command(source, metrics, metric_arg, correctness_judge, out):
 
     args = parse_judge_pairs(metric_arg, option="--metric-arg")
     click.echo(render(run_uncertainty(_plugins(), source, metrics, args, out, correctness_judge)))
+
+
+@cli.command("calibrate")
+@click.option("--judge", "judge_name", required=True, help="Judge plugin name.")
+@click.option("--judge-arg", multiple=True, metavar="JUDGE.K=V", help="Argument for the judge (repeatable).")
+@click.option("--labels", required=True, type=click.Path(dir_okay=False),
+              help="Human-labelled items: JSONL/CSV (request, response, label [, context, images]) "
+                   "or HarmBench's text_behaviors_val_set.json.")
+@click.option("--behaviors", type=click.Path(dir_okay=False),
+              help="HarmBench's harmbench_behaviors_text_all.csv (with HarmBench's validation set).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Result file (JSON).")
+@click.option("--threshold", type=float, help="Flag threshold [the judge's, 0.5].")
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Items per call to the judge.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap interval of kappa.")
+def calibrate_command(judge_name, judge_arg, labels, behaviors, out, threshold, batch_size, seed):
+    """Measure a judge against human labels: sensitivity, specificity, accuracy, Cohen's kappa."""
+    from lam3_core.interfaces.errors import UsageError
+    from lam3_core.run.calibrate import calibrate, summary_lines
+
+    args = parse_judge_pairs(judge_arg)
+    stray = sorted(set(args) - {judge_name})
+    if stray:
+        raise UsageError(f"--judge-arg given for {', '.join(stray)}, but the judge is {judge_name}.",
+                         f"Use --judge-arg {judge_name}.K=V.")
+    result = calibrate(_plugins(), judge_name, args.get(judge_name, {}), labels, out, behaviors=behaviors,
+                       threshold=threshold, batch_size=batch_size, seed=seed)
+    click.echo("\n".join(summary_lines(result)))
+    click.echo(f"Outputs in {out} (stored for later runs in {result['stored_at']})")
+    click.echo(f"Next: lam3 eval ... --judge {judge_name}, then compare its ASR with the judge's sensitivity and "
+               "specificity above")
 
 
 def main() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -71,24 +70,21 @@ def test_rate_limiter_spaces_request_starts():
 
 
 def test_rate_limiter_is_thread_safe():
-    limiter = RateLimiter(50)
-    starts: list[float] = []
+    """Eight threads reserve eight distinct slots 1/50 s apart (a frozen clock makes it exact, whatever the load)."""
+    delays: list[float] = []
     lock = threading.Lock()
 
-    def worker():
-        limiter.wait()
+    def record(delay: float) -> None:
         with lock:
-            starts.append(time.monotonic())
+            delays.append(delay)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    limiter = RateLimiter(50, clock=lambda: 100.0, sleep=record)
+    threads = [threading.Thread(target=limiter.wait) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-
-    starts.sort()
-    assert len(starts) == 8
-    assert min(b - a for a, b in zip(starts, starts[1:])) >= 0.02 - 0.005
+    assert sorted(delays) == pytest.approx([0.02 * i for i in range(1, 8)])  # the first starts at once
 
 
 @pytest.mark.parametrize("rate", [0, -1, float("inf"), float("nan"), "1"])

@@ -1,8 +1,8 @@
 """Integration: the third-party example plugin, installed as a user would, is found and used by lam3.
 
-Builds and pip-installs examples/lam3_example_wordlist (non-editable, offline) into the running
-environment, drives the `lam3` CLI in subprocesses, runs the plugin's own tests against the installed
-copy, and uninstalls it afterwards so the environment is left as it was.
+The README's test command installs examples/lam3_example_wordlist with everything else (and its own
+tests run in the same suite); where it is not installed, this test builds and pip-installs a clean copy
+(non-editable, offline) and uninstalls it afterwards. Either way it drives the `lam3` CLI in subprocesses.
 """
 
 from __future__ import annotations
@@ -30,13 +30,15 @@ def _pip(*args: str) -> None:
 
 @pytest.fixture
 def installed_example(tmp_path):
-    """The example installed from a clean copy (so the build leaves nothing in the repo), removed afterwards."""
+    """The example as installed (the README's command installs it), else installed from a clean copy (so the
+    build leaves nothing in the repo) and removed afterwards."""
     try:
         metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         pass
     else:
-        pytest.skip(f"{DISTRIBUTION} is already installed here; uninstall it to run this test")
+        yield EXAMPLE
+        return
     source = tmp_path / "src"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     _pip("install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet", str(source))
@@ -75,7 +77,3 @@ def test_installed_example_plugin_is_listed_and_used(installed_example, env, tmp
     assert all(v["judge_version"] == f"{DISTRIBUTION} 0.1.0" and v["error"] is None for v in wordlist.values())
     assert wordlist["mini-benign-violence-01"]["raw"] == {"hits": ["kill"]}  # the default list over-flags
     assert wordlist["mini-harm-violence-01"]["score"] == 0.0
-
-    tests = installed_example / "tests"
-    summary = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)], env, tmp_path)
-    assert "3 passed" in summary

@@ -279,14 +279,17 @@ def test_optional_sections_are_shown_when_present(tmp_path):
     summary = json.loads(json.dumps(_minimal_summary()))
     summary["pope"] = {"adversarial": {"accuracy": 0.855, "precision": 0.91, "recall": 0.788, "f1": 0.8446,
                                        "yes_ratio": 0.433}, "mean": {"f1": 0.8595}}
-    summary["asr_corrected"] = {"harmbench": {"value": 0.31, "ci_low": 0.22, "ci_high": 0.4, "n": 80,
-                                              "method": "rogan_gladen"}}
+    summary["asr_corrected"] = {"harmbench": {
+        "uncorrected": {"value": 0.4, "ci_low": 0.3, "ci_high": 0.5, "n": 80, "method": "wilson"},
+        "corrected": {"value": 0.31, "ci_low": 0.22, "ci_high": 0.4, "reason": None, "undefined_resamples": 0},
+        "sensitivity": 0.9, "specificity": 0.85, "calibration_n": 120, "method": "Rogan-Gladen"}}
     summary["uncertainty"] = {"semantic_entropy": {"auroc": 0.71, "prr": 0.42, "accuracy_rejection": [[0.0, 0.6]]}}
     summary["my_judge_figures"] = {"agreement_with_humans": 0.8}
     html = render_report(ReportPage(summary, {}, str(tmp_path), "finished"))
     text = "".join(_parse(html).text)
     assert "POPE (object hallucination)" in text and "0.845" in text and "yes_ratio" in text
-    assert "corrected for judge errors" in text and "0.310 [0.220, 0.400] n=80" in text
+    assert "corrected for judge errors" in text and "0.310 [0.220, 0.400]" in text and "0.400 [0.300, 0.500] n=80" \
+        in text and "Rogan-Gladen" in text
     assert "semantic_entropy" in text and "0.710" in text
     assert "my_judge_figures" in text and "agreement_with_humans" in text
     bare = "".join(_parse(render_report(ReportPage({}, {}, str(tmp_path), "partial", "no summary yet"))).text)

@@ -13,7 +13,8 @@ arbiter's verdict decides the items in disagreement (and only those are sent to 
 
 Membership: ``--ensemble-judge`` when given; else the selected judges whose measure counts
 towards attack success (``ASR_MEASURES``); else, when every selected judge measures something
-else (toxicity only, say), all of them. Judges outside the ensemble are reported side by side.
+else (toxicity only, say), those that judge the response (never image risk or correctness); else
+none, and the attack success rate is undefined. Judges outside the ensemble are reported side by side.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lam3_core.interfaces.measures import ASR_MEASURES, known_measure
+from lam3_core.interfaces.measures import ASR_MEASURES, NOT_ABOUT_RESPONSE_HARM, known_measure
 from lam3_core.interfaces.records import EnsembleVerdict, Verdict
 
 STRATEGIES = ("any", "all", "majority", "mean", "weighted", "max")
@@ -46,8 +47,9 @@ class EnsemblePolicy:
         """The judges that form the ensemble (and so the attack success rate)."""
         if self.chosen:
             return list(self.chosen)
-        success = [j for j in self.judges if known_measure(self.measures.get(j, "other")) in ASR_MEASURES]
-        return success or list(self.judges)
+        measure = {j: known_measure(self.measures.get(j, "other")) for j in self.judges}
+        success = [j for j in self.judges if measure[j] in ASR_MEASURES]
+        return success or [j for j in self.judges if measure[j] not in NOT_ABOUT_RESPONSE_HARM]
 
     @property
     def side_by_side(self) -> list[str]:

@@ -45,6 +45,10 @@ def _warnings(gens: list[Generation], policy: EnsemblePolicy) -> list[str]:
         warnings.append(
             "No sample is marked harmful, so the attack success rate is undefined. Mark the harmful ones "
             "(a `harmful` column, or --dataset-arg harmful=true when every row is harmful).")
+    if policy.judges and not policy.members:
+        warnings.append(
+            "No selected judge looks at whether the response does harm (image-risk and correctness judges do not), "
+            "so the attack success rate is undefined. Add a judge such as refusal or llamaguard.")
     if policy.arbiter and len(policy.members) < 2:
         warnings.append(f"The arbiter {policy.arbiter} never runs: with one ensemble judge there is no disagreement.")
     return warnings

@@ -38,12 +38,17 @@ def lam3_register_datasets(registry):
 def lam3_register_attacks(registry):
     registry.add("none", "lam3_core.builtin.attacks:NoAttack", "Baseline: the sample unchanged.")
     registry.add(
+        "template",
+        "lam3_core.builtin.template_attack:TemplateAttack",
+        "Jailbreak templates as data (bundled families or your file): one attacked version per template.",
+    )
+    registry.add(
         "prefix_injection",
-        "lam3_core.builtin.attacks:PrefixInjection",
-        "Asks the model to start its answer with an affirmative prefix (Wei et al. 2023).",
+        "lam3_core.builtin.template_attack:prefix_injection",
+        "The bundled prefix_injection template alone: asks for an affirmative start (Wei et al. 2023).",
     )
     registry.add(
         "refusal_suppression",
-        "lam3_core.builtin.attacks:RefusalSuppression",
-        "Forbids the usual refusal phrasing in the answer (Wei et al. 2023).",
+        "lam3_core.builtin.template_attack:refusal_suppression",
+        "The bundled refusal_suppression template alone: forbids refusal phrasing (Wei et al. 2023).",
     )

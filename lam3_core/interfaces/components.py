@@ -104,6 +104,16 @@ class Attack(ABC):
         images: the core writes them as lossless PNG into the run directory. ``meta['attack_info']``
         (a dict) is stored in the generation record."""
 
+    def check_model(self, model: Model) -> None:
+        """Raise ``UsageError`` if the attack cannot run against ``model`` (a white-box attack and a model
+        without gradients); called before any work, so it must not load weights."""
+
+    def config(self) -> dict:
+        """What the attack read besides its arguments and that changes its output (the text of a
+        templates file, a font's digest); part of the attack's identity, so a changed file is never
+        served attacked samples made from the old one."""
+        return {}
+
 
 class UncertaintyMetric(ABC):
     """Uncertainty of a model's answer from K sampled responses and their log-probs."""

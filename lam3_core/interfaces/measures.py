@@ -34,6 +34,10 @@ class Measure(StrEnum):
 ASR_MEASURES = frozenset({Measure.ATTACK_SUCCESS, Measure.POLICY_RISK, Measure.REFUSAL, Measure.OTHER})
 """Measures whose judges form the attack-success ensemble by default."""
 
+NOT_ABOUT_RESPONSE_HARM = frozenset({Measure.IMAGE_RISK, Measure.CORRECTNESS})
+"""Measures that never stand in for attack success, even when nothing else was selected: an input image's risk
+or an answer's correctness says nothing about whether an attack got what it asked for."""
+
 
 def known_measure(value: str) -> Measure | None:
     """The ``Measure`` named ``value``, or None for a word outside the vocabulary."""

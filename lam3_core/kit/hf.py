@@ -88,16 +88,17 @@ class MissingWeights(UsageError):
     """
 
 
-def missing_weights_error(model_id: str, revision: str | None, cause: BaseException, option: str = "path=DIR",
+def missing_weights_error(model_id: str, revision: str | None, reason: str, option: str = "path=DIR",
                           gated: bool = False) -> MissingWeights:
-    """The missing-weights message: where lam3 looked, how to fetch the weights elsewhere, the option to pass."""
+    """The missing-weights message: where lam3 looked, why it could not download, how to fetch the weights
+    elsewhere, and the option to pass."""
     rev = revision or "main"
     gate = (f" {model_id} is gated: accept its licence on huggingface.co and log in (`hf auth login`) before "
             "downloading." if gated else "")
     online = "" if hub_offline() else " If this machine has no internet, set HF_HUB_OFFLINE=1 so nothing is retried."
     return MissingWeights(
         f"Weights for {model_id!r} (revision {rev}) were not found locally in {hub_cache_dir()} "
-        f"and could not be downloaded ({type(cause).__name__}).",
+        f"and could not be downloaded ({reason}).",
         f"On a machine with internet run `hf download {model_id} --revision {rev}` and copy the "
         f"cache (or set HF_HOME to it), or pass {option} with a local copy.{gate}{online}",
     )
@@ -119,7 +120,7 @@ def from_pretrained(
     try:
         return loader.from_pretrained(model_id, revision=revision, local_files_only=local_files_only, **kwargs)
     except OSError as exc:
-        raise missing_weights_error(model_id, revision, exc) from exc
+        raise missing_weights_error(model_id, revision, type(exc).__name__) from exc
 
 
 def _looks_like_path(name: str) -> bool:
@@ -162,6 +163,29 @@ def reachable(endpoint: str, timeout: float = 3.0) -> bool:
 def hub_reachable() -> bool:
     """Whether the Hugging Face hub (``HF_ENDPOINT``) answers."""
     return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+
+
+def local_checkpoint_problem(folder: Path) -> str | None:
+    """What makes ``folder`` unusable as a checkpoint (not a folder, no config, no or missing weights), else None."""
+    import json
+
+    if not folder.is_dir():
+        return "is not a directory"
+    if not (folder / "config.json").is_file():
+        return "has no config.json"
+    indexes = sorted(folder.glob("*.index.json"))
+    if indexes:
+        try:
+            shards = set(json.loads(indexes[0].read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, OSError) as exc:
+            return f"has an unreadable weight index {indexes[0].name} ({exc})"
+        missing = sorted(s for s in shards if not (folder / s).is_file())
+        if missing:
+            return f"is incomplete: {len(missing)} of {len(shards)} weight files are missing (first: {missing[0]})"
+        return None
+    if not any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*.pt", "*.pth", "*.gguf")):
+        return "holds no weights (*.safetensors or *.bin)"
+    return None
 
 
 class HFLoadOptions(TypedDict, total=False):
@@ -233,20 +257,19 @@ class HFLoadArgs:
         reachable and not switched off). ``option`` is what the user passes to point at local weights,
         e.g. ``--judge-arg llamaguard.path=DIR``. Loads nothing."""
         if self.path and (Path(self.path).expanduser().exists() or _looks_like_path(self.path)):
-            if not Path(self.path).expanduser().is_dir():
-                raise MissingWeights(
-                    f"{option.split('=')[0]}: {self.path!r} is not a directory.",
-                    f"Pass {option} with a folder holding config.json, the weights and the tokenizer.",
-                )
+            problem = local_checkpoint_problem(Path(self.path).expanduser())
+            if problem:
+                raise MissingWeights(f"{option.split('=')[0]}: {self.path!r} {problem}.",
+                                     f"Pass {option} with a folder holding config.json, the weights and the tokenizer "
+                                     "(a complete `hf download` or `save_pretrained` folder).")
             return
         if cached_revision(self.source, self.revision) is not None:
             return
         if hub_offline() or self.local_files_only:
-            raise missing_weights_error(self.source, self.revision, FileNotFoundError("not in the local cache"),
+            raise missing_weights_error(self.source, self.revision, "offline: HF_HUB_OFFLINE or local_files_only",
                                         option, self.gated)
         if not hub_reachable():
-            raise missing_weights_error(self.source, self.revision, ConnectionError("the hub is unreachable"),
-                                        option, self.gated)
+            raise missing_weights_error(self.source, self.revision, "the hub is unreachable", option, self.gated)
 
     def resolved_device(self) -> str:
         return resolve_device(self.device)

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any, Unpack
 
 from lam3_core.interfaces.components import Model
@@ -385,6 +386,160 @@ class HFVisionLanguageModel(Model):
                 pixel_values=pv.to(self._dtype), labels=labels,
             )
         return out.loss, pv
+
+    # ----- batched target losses and prompt-to-image attention (white-box attacks) ------------------
+
+    def target_batch(self, samples: Sequence[Sample], targets: Sequence[str]) -> dict:
+        """Model inputs for the loss of ``targets[i]`` as the answer to ``samples[i]``, for ``target_losses``.
+
+        Each row is the sample's prompt as generation renders it, then its target tokenised on its
+        own (no BOS, as in ``target_loss``), then padding on the right. No padding sits between a
+        prompt and its target and every row starts at position 0, so a row's loss is the same in
+        any batch. ``labels`` hold the target ids (-100 elsewhere); ``pixel_values`` are float32 in
+        the processor's normalised space.
+        """
+        if len(targets) != len(samples):
+            raise ValueError(f"{len(targets)} targets for {len(samples)} samples")
+        self.check_samples(samples)
+        enc, _ = self.encode(samples)
+        tails = []
+        for sample, target in zip(samples, targets):
+            ids = self.processor.tokenizer(target, add_special_tokens=False)["input_ids"]
+            if not ids:
+                raise UsageError(f"Sample {sample.id!r}: the target continuation is empty.",
+                                 "Pass a non-empty target text.")
+            tails.append(ids)
+        return self._right_padded(enc, tails)
+
+    def _right_padded(self, enc, tails: Sequence[Sequence[int]]) -> dict:
+        """``enc`` (left-padded by the processor) re-laid as prompt + tail + right padding, with ``labels``.
+
+        Other per-token tensors of the processor (shaped like ``input_ids``) move with their tokens
+        and are 0 on the tails.
+        """
+        import torch
+
+        ids, keep = enc["input_ids"], enc["attention_mask"].bool()
+        per_token = [k for k, v in enc.items() if k not in ("input_ids", "attention_mask")
+                     and isinstance(v, torch.Tensor) and v.shape == ids.shape]
+        lengths = [int(keep[i].sum()) + len(tail) for i, tail in enumerate(tails)]
+        width = max(lengths)
+        batch = {k: v for k, v in enc.items() if k not in ("input_ids", "attention_mask")}
+        batch["input_ids"] = torch.full((len(tails), width), self._pad_id, dtype=ids.dtype, device=ids.device)
+        batch["attention_mask"] = torch.zeros((len(tails), width), dtype=enc["attention_mask"].dtype, device=ids.device)
+        batch["labels"] = torch.full((len(tails), width), -100, dtype=ids.dtype, device=ids.device)
+        for key in per_token:
+            batch[key] = torch.zeros((len(tails), width), dtype=enc[key].dtype, device=ids.device)
+        for row, (tail, length) in enumerate(zip(tails, lengths)):
+            prompt = int(keep[row].sum())
+            tail_ids = torch.as_tensor(list(tail), dtype=ids.dtype, device=ids.device)
+            batch["input_ids"][row, :length] = torch.cat([ids[row][keep[row]], tail_ids])
+            batch["attention_mask"][row, :length] = 1
+            batch["labels"][row, prompt:length] = tail_ids
+            for key in per_token:
+                batch[key][row, :prompt] = enc[key][row][keep[row]]
+        if "pixel_values" in batch:
+            batch["pixel_values"] = batch["pixel_values"].float()
+        return batch
+
+    def target_losses(self, batch: dict, pixel_values=None):
+        """Per-row mean cross-entropy (a tensor of B) of the target tokens of ``batch`` (``target_batch``).
+
+        One forward pass for the whole batch, differentiable in ``pixel_values`` (shaped like
+        ``batch["pixel_values"]``, normalised; the batch's own when None): ``losses.sum().backward()``
+        gives every row its own gradient, since rows do not interact. Logits are computed only from
+        the first target position on.
+        """
+        import torch
+
+        labels = batch["labels"]
+        first = int((labels != -100).int().argmax(dim=1).min())
+        inputs = {k: v for k, v in batch.items() if k not in ("labels", "pixel_values")}
+        pixels = batch.get("pixel_values") if pixel_values is None else pixel_values
+        if pixels is not None:
+            inputs["pixel_values"] = pixels.to(self.input_device).to(self._dtype)
+        with torch.enable_grad():
+            out = self.model(**inputs, logits_to_keep=labels.shape[1] - first + 1)
+        predicted = labels[:, first:]
+        token_losses = torch.nn.functional.cross_entropy(
+            out.logits[:, :-1].float().transpose(1, 2), predicted, ignore_index=-100, reduction="none"
+        )
+        return token_losses.sum(dim=1) / (predicted != -100).sum(dim=1)
+
+    def image_patch_size(self) -> int:
+        """The side in pixels of one patch of the vision encoder, at the processed resolution."""
+        self.load()
+        return int(self.model.config.vision_config.patch_size)
+
+    def image_tokens_are_patches(self) -> bool:
+        """True when each image token the language model reads stands for one patch of the vision encoder
+        (LLaVA), so attention to it points at a place in the image; False when a resampler pools every
+        patch into a few latents (Idefics2's perceiver: 64 latents, each a mixture of the whole image)."""
+        self.load()
+        return getattr(self.model.config, "perceiver_config", None) is None
+
+    def prompt_image_attention(self, samples: Sequence[Sample]) -> list:
+        """Per sample, the attention its prompt's text pays to each patch of its image at the prefill.
+
+        A (rows, cols) float32 CPU tensor over the vision encoder's patch grid at the processed
+        resolution: the attention weights from every text token after the image to each image token,
+        averaged over those tokens, the heads and the layers. One image per sample. Computed with
+        eager attention, switched on for this call only. Refused (``UsageError``) for models whose
+        image tokens are not patches (``image_tokens_are_patches``).
+        """
+        import torch
+
+        self.check_samples(samples)
+        if not self.image_tokens_are_patches():
+            raise UsageError(f"{self.name}'s image tokens are not image patches: a resampler pools every patch into "
+                             "a few latents, so attention to an image token cannot be traced to a place in the image.",
+                             "Rank patches another way (e.g. by the gradient of a loss), or use a model whose image "
+                             "tokens are patches (llava15).")
+        for sample in samples:
+            if len(sample.images) != 1:
+                raise UsageError(f"Sample {sample.id!r} has {len(sample.images)} images; prompt-to-image attention "
+                                 "is measured for exactly one.", "Give the sample one image.")
+        enc, _ = self.encode(samples)
+        batch = self._right_padded(enc, [[] for _ in samples])
+        del batch["labels"]
+        batch["pixel_values"] = batch["pixel_values"].to(self._dtype)
+        with torch.no_grad(), self._eager_attention():
+            out = self.model(**batch, output_attentions=True, logits_to_keep=1)
+        attention = sum(layer.float().mean(dim=1) for layer in out.attentions) / len(out.attentions)
+        patch = self.image_patch_size()
+        rows, cols = batch["pixel_values"].shape[-2] // patch, batch["pixel_values"].shape[-1] // patch
+        image_token = self.model.config.image_token_id
+        grids = []
+        for row, sample in enumerate(samples):
+            ids = batch["input_ids"][row]
+            positions = (ids == image_token).nonzero().flatten()
+            if len(positions) == rows * cols + 1:  # a leading CLS feature ("full" feature selection)
+                positions = positions[1:]
+            if len(positions) != rows * cols:
+                raise UsageError(f"Sample {sample.id!r}: {len(positions)} image tokens for a {rows}x{cols} patch grid; "
+                                 f"{self.name}'s image tokens do not map one-to-one to patches.",
+                                 "Rank patches another way (e.g. by the gradient of a loss).")
+            text = batch["attention_mask"][row].bool() & (ids != image_token)
+            text[: int(positions.max()) + 1] = False
+            weights = attention[row][text][:, positions].mean(dim=0)
+            grids.append(weights.reshape(rows, cols).cpu())
+        return grids
+
+    @contextmanager
+    def _eager_attention(self):
+        """Eager attention (the one that returns attention weights) inside the block, the loaded one after."""
+        config = self.model.config
+        before = {"": config._attn_implementation}
+        before.update({key: getattr(config, key)._attn_implementation for key in config.sub_configs
+                       if getattr(config, key, None) is not None})
+        if set(before.values()) == {"eager"}:
+            yield
+            return
+        self.model.set_attn_implementation("eager")
+        try:
+            yield
+        finally:
+            self.model.set_attn_implementation(before)
 
 
 def _row_hidden_states(steps: Sequence, row: int, length: int):

@@ -28,6 +28,7 @@ from lam3_core.contract.manager import Plugins, load_plugins
 from lam3_core.interfaces.components import Judge
 from lam3_core.interfaces.errors import Lam3Error, RunFailed, UsageError
 from lam3_core.interfaces.records import Generation, Verdict
+from lam3_core.run.calibrate import corrected_rates
 from lam3_core.run.components import Prepared, check_ready, prepare, prepare_attacks, prepare_judge, prepare_judges
 from lam3_core.run.config import RunConfig, resolve
 from lam3_core.run.failures import StageErrors, generation_errors, summary_errors
@@ -112,7 +113,11 @@ def _summarize(session: RunSession, gens: list[Generation], measures: dict[str, 
     figures. ``examples``: how many flagged and disputed records per attack report.html shows."""
     rundir = session.rundir
     verdicts = read_verdicts(rundir)
-    summary, ensemble = build_summary(gens, verdicts, session.cfg.ensemble_policy(measures))
+    policy = session.cfg.ensemble_policy(measures)
+    summary, ensemble = build_summary(gens, verdicts, policy)
+    corrected = corrected_rates(gens, verdicts, policy.members, session.cfg.seed)
+    if corrected:
+        summary["asr_corrected"] = corrected
     scored = by_judge(verdicts, {g.record_id for g in gens})
     by_id = {g.record_id: g for g in gens}
     for name, judge in judges.items():
@@ -159,6 +164,8 @@ def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins
     model = prepare(plugins, "model", str(cfg.model), cfg.model_args)
     attacks = prepare_attacks(plugins, cfg)
     judges = prepare_judges(plugins, cfg) if with_judges else {}
+    for attack in attacks.values():
+        attack.instance.check_model(model.instance)
     check_ready(model, judges)
     check_images(dataset.samples, model.instance.reads_images)
     with RunSession(plugins, cfg, rundir, command, argv or sys.argv) as session:

@@ -16,7 +16,9 @@ from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.kit.secrets import redact
 
-GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "attacks", "attack_args", "gen", "seed")
+GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "gen", "seed")
+"""Settings that decide every generation: changing them on a directory that holds records is refused. Attacks are
+not among them: adding one adds records, and each attack's own arguments are checked on their own."""
 
 
 def parse_value(text: str):

@@ -57,7 +57,6 @@ def dataset_fingerprint(hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16]
 
 
-@lru_cache(maxsize=256)
 def distribution_origin(name: str) -> str:
     """"index" (installed from a package index), "local" or "editable" (from a folder), or "unknown"."""
     try:

@@ -112,7 +112,7 @@ def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation]
     keys = [JudgeCache.key(judge.identity_hash, _cache_item(judge, i)) for i in items]
     hits = cache.get_many([k for k, g in zip(keys, batch) if not g.error])
     misses = [i for i, (k, g) in enumerate(zip(keys, batch)) if not g.error and k not in hits]
-    fresh = score_items(judge.instance, [items[i] for i in misses]) if misses else []
+    fresh = score_items(judge.instance, [items[i] for i in misses], judge.name) if misses else []
     cache.put_many({keys[i]: s for i, s in zip(misses, fresh)})
     by_index = dict(zip(misses, fresh))
     results = []
@@ -126,8 +126,11 @@ def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation]
     return results
 
 
-def score_items(judge: Judge, items: list[JudgeItem]) -> list[Score]:
-    """Score a batch; if the judge raises, score one by one so only the failing item errors."""
+def score_items(judge: Judge, items: list[JudgeItem], name: str | None = None) -> list[Score]:
+    """Score a batch; if the judge raises, score one by one so only the failing item errors.
+
+    ``name`` is the judge's registered name, for the log (default: its class's ``name``)."""
+    name = name or judge.name
     try:
         scores = judge.score(items)
         if len(scores) != len(items):
@@ -138,9 +141,9 @@ def score_items(judge: Judge, items: list[JudgeItem]) -> list[Score]:
     except Exception as exc:
         if len(items) == 1:
             return [Score.failed(f"{type(exc).__name__}: {exc}")]
-        log.warning("judge %s failed on a batch of %d (%s: %s); scoring its items one by one", judge.name,
+        log.warning("judge %s failed on a batch of %d (%s: %s); scoring its items one by one", name,
                     len(items), type(exc).__name__, exc)
-    return [score_items(judge, [item])[0] for item in items]
+    return [score_items(judge, [item], name)[0] for item in items]
 
 
 def _verdict(g: Generation, judge: Prepared, threshold: float, s: Score, cached: bool, role: str) -> Verdict:

@@ -24,7 +24,7 @@ from lam3_core.interfaces.errors import Lam3Error, UsageError
 from lam3_core.kit.hf import HFLoadArgs
 from lam3_core.run import api, resources
 from lam3_core.run.attacking import check_attack_arguments
-from lam3_core.run.components import Prepared, prepare, prepare_judge
+from lam3_core.run.components import Prepared, prepare, prepare_attack, prepare_judge
 from lam3_core.run.config import RunConfig
 from lam3_core.run.generation import check_generation_settings
 from lam3_core.run.importing import read_foreign_generations
@@ -223,7 +223,7 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
     attacks = {}
     for name in cfg.attacks or ["none"]:
         _, attack = pre.attempt(f"attack {name}",
-                                lambda n=name: prepare(plugins, "attack", n, cfg.attack_args.get(n, {})),
+                                lambda n=name: prepare_attack(plugins, n, cfg.attack_args.get(n, {})),
                                 lambda p: f"{p.component.distribution} {p.component.version}: arguments accepted")
         if attack is not None:
             attacks[name] = attack

@@ -1,7 +1,10 @@
-"""pytest helpers for plugin authors: a fake model, a fake judge, and lam3 run in-process.
+"""pytest helpers for plugin authors: a fake model, a fake judge, tiny models, and lam3 run in-process.
 
 Loaded automatically as a pytest plugin (entry point ``pytest11``) wherever lam3 is
-installed, so the ``lam3_run`` fixture is available in any test suite::
+installed, so the ``lam3_run`` fixture is available in any test suite. It runs the ``lam3``
+command in-process: the arguments are parsed exactly as the executable parses them and handed
+to the Python API (``lam3_core.evaluate`` and friends), so a test exercises the path users run;
+a test that wants the API alone calls ``lam3_core.evaluate(RunConfig(...), plugins=...)``::
 
     def test_my_judge(lam3_run):
         result = lam3_run("eval", "--model", "echo", "--judge", "my_judge", "--dataset", "mini", "--limit", "3")
@@ -21,6 +24,8 @@ import pytest
 from lam3_core.contract.hookspecs import hookimpl
 from lam3_core.interfaces.components import Judge, Model
 from lam3_core.interfaces.records import Completion, Score
+from lam3_core.run.rundir import FILES
+from lam3_core.run.store import read_jsonl
 
 
 class FakeModel(Model):
@@ -89,12 +94,6 @@ def plugin_providing(
     return _Plugin()
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 @dataclass
 class Result:
     """What a lam3 command did: exit code, printed text, and the run directory's contents."""
@@ -104,21 +103,23 @@ class Result:
     out_dir: Path | None
 
     def _file(self, name: str) -> Path | None:
-        return self.out_dir / name if self.out_dir else None
+        return self.out_dir / FILES[name] if self.out_dir else None
+
+    def _json(self, name: str) -> dict:
+        path = self._file(name)
+        return json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else {}
 
     @property
     def summary(self) -> dict:
-        path = self._file("summary.json")
-        return json.loads(path.read_text()) if path and path.exists() else {}
+        return self._json("summary")
 
     @property
     def meta(self) -> dict:
-        path = self._file("meta.json")
-        return json.loads(path.read_text()) if path and path.exists() else {}
+        return self._json("meta")
 
     @property
     def generations(self) -> list[dict]:
-        return _read_jsonl(self._file("generations.jsonl")) if self.out_dir else []
+        return read_jsonl(self._file("generations")) if self.out_dir else []
 
     def files_containing(self, text: str) -> list[str]:
         """Names of the run directory's files that contain ``text`` (e.g. an API key that must not leak)."""
@@ -128,7 +129,7 @@ class Result:
 
     @property
     def verdicts(self) -> list[dict]:
-        return _read_jsonl(self._file("verdicts.jsonl")) if self.out_dir else []
+        return read_jsonl(self._file("verdicts")) if self.out_dir else []
 
 
 def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) -> Result:
@@ -145,7 +146,10 @@ def run_lam3(args: Sequence[str], plugins: Sequence[tuple[str, object]] = ()) ->
     out = args[args.index("--out") + 1] if "--out" in args else None
     if out is None and len(args) > 1 and args[0] in ("judge", "report"):
         out = args[1]
-    return Result(result.exit_code, result.output, Path(out) if out else None)
+    out_dir = Path(out) if out else None
+    if out_dir is not None and out_dir.is_file():  # `lam3 judge RUN/generations.jsonl` judges RUN in place
+        out_dir = out_dir.parent
+    return Result(result.exit_code, result.output, out_dir)
 
 
 @pytest.fixture(scope="session")

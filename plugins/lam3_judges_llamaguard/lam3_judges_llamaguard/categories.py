@@ -40,6 +40,10 @@ LLAMA_GUARD_3 = _official([
     "Specialized Advice.", "Privacy.", "Intellectual Property.", "Indiscriminate Weapons.", "Hate.", "Self-Harm.",
     "Sexual Content.", "Elections.", "Code Interpreter Abuse.",
 ])
+LLAMA_GUARD_3_VISION = LLAMA_GUARD_3[:13]
+"""Llama Guard 3 Vision's template lists S1-S13: Code Interpreter Abuse is a text-only category."""
+LLAMA_GUARD_4 = LLAMA_GUARD_3
+"""Llama Guard 4 keeps Llama Guard 3's numbering; its template drops S14 when the conversation has an image."""
 
 
 def load_categories(spec: str | Sequence[str]) -> tuple[Category, ...]:

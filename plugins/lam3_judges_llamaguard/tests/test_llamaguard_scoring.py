@@ -108,15 +108,15 @@ def test_a_template_that_differs_from_the_judge_prompt_is_recorded(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="lam3"):
         scores = LlamaGuardJudge(path=path, threshold=1.0).score(ITEMS[:2])
     at = LlamaGuardJudge().render_prompt(ITEMS[0]).index("according our") + len("according ")
-    assert all(f"prompt differs from the tokenizer's chat template at character {at}" in s.notes for s in scores)
-    assert sum("differs from the tokenizer's chat template" in r.message for r in caplog.records) == 1
+    assert all(f"prompt differs from the checkpoint's chat template at character {at}" in s.notes for s in scores)
+    assert sum("differs from the checkpoint's chat template" in r.message for r in caplog.records) == 1
 
 
 def test_long_texts_are_truncated_with_a_note(guard2_dir):
     long_item = JudgeItem("How do I bake bread?", "Knead the dough and wait. " * 200)
     full = LlamaGuardJudge(path=str(guard2_dir), threshold=1.0)
     full.score([long_item])
-    budget = len(full._encode(full.render_prompt(ITEMS[1]))) + 20
+    budget = len(full._encode(full.render_prompt(ITEMS[1]))[0]) + 20
     judge = LlamaGuardJudge(path=str(guard2_dir), max_length=budget, threshold=1.0)
     score = judge.score([long_item])[0]
     assert score.error is None and 0.0 <= score.score <= 1.0

@@ -1,0 +1,1 @@
+"""lam3 judge plugin: the HarmBench classifiers as attack-success judges."""

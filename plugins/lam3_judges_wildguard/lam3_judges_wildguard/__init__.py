@@ -1,0 +1,1 @@
+"""lam3 judge plugin: WildGuard as an attack-success judge that also reports refusal."""
