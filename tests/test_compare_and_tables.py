@@ -65,6 +65,12 @@ def test_unlike_runs_are_refused_naming_the_difference(runs, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     tables = run_lam3(["report", runs["echo"], runs["fewer"], "--format", "csv"])
     assert tables.exit_code == 2 and "dataset" in tables.output
+    generated = tmp_path / "generated"
+    made = run_lam3(["generate", "--model", "echo", "--dataset", "mini", "--limit", "2", "--out", generated])
+    assert made.exit_code == 0, made.output
+    unjudged = run_lam3(["report", runs["echo"], generated, "--format", "markdown"])
+    assert unjudged.exit_code == 2 and f"{generated} has no summary.json" in unjudged.output
+    assert f"lam3 report {generated}" in unjudged.output
 
 
 def test_allow_different_compares_and_shows_the_differences_first(runs, tmp_path):

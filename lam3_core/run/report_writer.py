@@ -165,10 +165,11 @@ def write_report_html(rundir: RunDir, summary: dict, meta: dict, gens: list[Gene
     selection = select_examples(gens, {j: table.get(j, {}) for j in judges}, ensemble, examples) if table else None
     refs = sorted({ref for x in (selection.examples if selection else []) for ref in x.generation.images})
     images = {}
-    with Progress(len(refs), "report images", quiet, unit="images") as progress:
-        for ref, path in zip(refs, resolve_images(rundir, refs)):
-            images[ref] = thumbnail(path)
-            progress.update(1)
+    if refs:
+        with Progress(len(refs), "report images", quiet, unit="images") as progress:
+            for ref, path in zip(refs, resolve_images(rundir, refs)):
+                images[ref] = thumbnail(path)
+                progress.update(1)
     plots, notes = _plots(summary, table, rundir, verdicts, gens)
     page = ReportPage(summary, meta, str(rundir.path.resolve()), state.status, state.reason, missing, selection,
                       images, plots, notes)
