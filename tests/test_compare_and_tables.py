@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from lam3_core.analysis.tables import latex_escape, paper_tables, render_tables
-from lam3_core.testing import FakeModel, plugin_providing, run_lam3
+from lam3_core.testing import FakeJudge, FakeModel, plugin_providing, run_lam3
 
-REFUSER = ("refuser", plugin_providing(models={"refuser": lambda: FakeModel(default="I'm sorry, I can't help.")}))
+REFUSER = ("refuser", plugin_providing(models={"refuser": lambda: FakeModel(default="I'm sorry, I can't help.")},
+                                       judges={"sure": FakeJudge}))
 COMMON = ["--dataset", "mini", "--judge", "refusal", "--attack", "none", "--attack", "prefix_injection"]
 
 
@@ -27,7 +28,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         result = run_lam3(["eval", "--model", model, "--limit", limit, *COMMON, "--out", made[name]], [REFUSER])
         assert result.exit_code == 0, result.output
     made["more_judges"] = root / "more_judges"
-    result = run_lam3(["eval", "--model", "echo", "--limit", "6", *COMMON, "--judge", "profanity", "--out",
+    result = run_lam3(["eval", "--model", "echo", "--limit", "6", *COMMON, "--judge", "sure", "--out",
                        made["more_judges"]], [REFUSER])
     assert result.exit_code == 0, result.output
     return made
@@ -61,7 +62,7 @@ def test_unlike_runs_are_refused_naming_the_difference(runs, tmp_path):
     assert dataset.exit_code == 2 and "not comparable" in dataset.output and "- dataset: echo: mini (6 samples" in \
         dataset.output and "fewer: mini (4 samples" in dataset.output and "--allow-different" in dataset.output
     judges = run_lam3(["report", runs["echo"], runs["more_judges"], "--out", tmp_path / "b"])
-    assert judges.exit_code == 2 and "- judges: echo: refusal; more_judges: profanity, refusal" in judges.output
+    assert judges.exit_code == 2 and "- judges: echo: refusal; more_judges: refusal, sure" in judges.output
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     tables = run_lam3(["report", runs["echo"], runs["fewer"], "--format", "csv"])
     assert tables.exit_code == 2 and "dataset" in tables.output
