@@ -374,3 +374,19 @@ def test_plots_accept_an_interval_ending_a_hair_inside_its_value():
     rate = {"value": 1.0, "ci_low": 0.8, "ci_high": 0.9999999999999999, "n": 20}
     assert plots.asr_by_attack(rate, {"none": rate, "figstep": rate}).startswith(b"\x89PNG")
     assert plots.asr_comparison({"none": {"a": rate, "b": None}}, ["a", "b"]).startswith(b"\x89PNG")
+
+
+def test_a_correctness_judge_shows_wrong_answers_not_correct_ones():
+    from lam3_core.analysis.examples import select_examples
+    from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
+
+    gens = [Generation(Generation.make_id(f"q{i}", "none"), f"q{i}", "none", "m", "Is there a cat?", "Is there a cat?",
+                       "yes") for i in range(4)]
+    correct = [True, False, True, False]
+    table = {"pope": {g.record_id: Verdict(g.record_id, "pope", "1", "x", "correctness", float(c), 0.5, c)
+                      for g, c in zip(gens, correct)}}
+    ensemble = {g.record_id: EnsembleVerdict(g.record_id, "majority", float(c), c, {"pope": c}, False)
+                for g, c in zip(gens, correct)}
+    selection = select_examples(gens, table, ensemble, per_attack=5)
+    assert [(x.generation.sample_id, x.kinds, x.flagged_by) for x in selection.examples] == [
+        ("q1", ["wrong"], ["pope"]), ("q3", ["wrong"], ["pope"])]

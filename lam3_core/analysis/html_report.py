@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lam3_core.analysis.errors import describe
-from lam3_core.analysis.examples import Example, ExampleSelection
+from lam3_core.analysis.examples import KINDS, Example, ExampleSelection
 from lam3_core.analysis.html_page import clip, data_uri, fmt, generic, render_page
 
 # summary.json keys shown by their own sections; any other key is shown under "Other figures".
@@ -133,6 +133,7 @@ def _examples(page: ReportPage) -> dict | None:
         "attacks": sorted({x["attack"] for x in shown}),
         "categories": sorted({x["category"] for x in shown}),
         "judges": sorted({j for x in shown for j in x["flagged_by"]}),
+        "kinds": [k for k in KINDS if any(k in x["kinds"] for x in shown)],
     }
 
 
