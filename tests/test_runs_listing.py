@@ -31,6 +31,8 @@ def test_runs_lists_each_run_with_its_state(tmp_path):
                      "--out", root / "finished"]).exit_code == 0
     assert run_lam3(["generate", *COMMON, "--out", root / "nested" / "generated"]).exit_code == 0
     assert run_lam3(["eval", *COMMON, "--judge", "broken", "--out", root / "failed"], PLUGINS).exit_code == 1
+    assert "<strong>Status: failed</strong> — lam3 eval: too many records failed" in (
+        root / "failed" / "report.html").read_text()
     assert run_lam3(["eval", *COMMON, "--judge", "refusal", "--out", root / "killed"]).exit_code == 0
     meta = json.loads((root / "killed" / "meta.json").read_text())
     meta["invocations"].append({"command": "judge", "argv": ["lam3", "judge"], "started": meta["ended"]})

@@ -128,7 +128,7 @@ def _summarize(session: RunSession, gens: list[Generation], measures: dict[str, 
     write_json_atomic(rundir.file("summary"), summary)
     write_text_atomic(rundir.file("report"), render(summary))
     write_report_html(rundir, summary, session.meta, gens, verdicts, ensemble, command=session.command,
-                      examples=examples, quiet=session.cfg.quiet)
+                      examples=examples, quiet=session.cfg.quiet, max_error_rate=session.cfg.max_error_rate)
     session.summary = summary
     return summary
 

@@ -20,9 +20,10 @@ from lam3_core.analysis.summary import by_judge
 from lam3_core.interfaces.measures import Measure
 from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
 from lam3_core.run.attacking import resolve_images
+from lam3_core.run.failures import summary_errors
 from lam3_core.run.progress import Progress
 from lam3_core.run.rundir import RunDir
-from lam3_core.run.runs_index import RunState, run_state
+from lam3_core.run.runs_index import WORK_COMMANDS, RunState, run_state
 from lam3_core.run.store import read_jsonl, write_text_atomic
 
 log = logging.getLogger("lam3")
@@ -151,14 +152,25 @@ def _plots(summary: dict, table: dict[str, dict[str, Verdict]], rundir: RunDir, 
     return {k: v for k, v in made.items() if v is not None}, notes
 
 
+def _state(meta: dict, summary: dict, command: str | None, max_error_rate: float) -> RunState:
+    """The run's state as the command writing the report sees it: a working command whose records failed beyond
+    ``--max-error-rate`` is about to fail, as its summary already shows."""
+    if command in WORK_COMMANDS:
+        fatal = [s.stage for s in summary_errors(summary) if s.fatal(max_error_rate)]
+        if fatal:
+            return RunState("failed", f"lam3 {command}: too many records failed (more than --max-error-rate "
+                                      f"{max_error_rate:g}) in {', '.join(fatal)}; see the errors below")
+    return run_state(meta, True, current=command)
+
+
 def write_report_html(rundir: RunDir, summary: dict, meta: dict, gens: list[Generation], verdicts: list[Verdict],
                       ensemble: dict[str, EnsembleVerdict], *, command: str | None = None,
-                      examples: int = DEFAULT_PER_ATTACK, quiet: bool = False) -> Path:
+                      examples: int = DEFAULT_PER_ATTACK, quiet: bool = False, max_error_rate: float = 1.0) -> Path:
     """Write report.html beside summary.json. ``verdicts`` are thresholded as in ``summary``; ``command`` is the
-    command writing it now (its own invocation in ``meta`` has no end yet)."""
+    command writing it now (its own invocation in ``meta`` has no end yet), ``max_error_rate`` its limit."""
     judges = list(summary.get("judges") or {})
     table = by_judge([v for v in verdicts if v.judge in judges], {g.record_id for g in gens})
-    state = run_state(meta, True, current=command)
+    state = _state(meta, summary, command, max_error_rate)
     missing = coverage(summary, meta, gens)
     if missing and state.status == "finished":
         state = RunState("partial", "not every record is answered and judged")
