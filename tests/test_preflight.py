@@ -210,6 +210,11 @@ def test_an_incompatible_resume_is_a_blocker(tmp_path, dry):
     assert judged.exit_code == 2 and "resume: judge refusal" in _lines(judged.output)
     assert _lines(judged.output)["generations"] == "ok: 3 generations to score"
 
+    lines = (out / "verdicts.jsonl").read_text().splitlines()
+    (out / "verdicts.jsonl").write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n")
+    corrupt = _lines(_eval(tmp_path, dry).output)["resume: records there"]
+    assert corrupt.startswith(f"blocker: {out / 'verdicts.jsonl'}:2")
+
 
 def test_judge_dry_run_of_a_foreign_file_needs_out(tmp_path, dry):
     source = tmp_path / "answers.jsonl"

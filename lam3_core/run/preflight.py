@@ -173,29 +173,34 @@ def _check_disk(pre: Preflight, records: int, attacked: int) -> None:
         pre.add("disk space", OK, detail)
 
 
-def _check_judges_resume(pre: Preflight, rundir: RunDir, judges: Mapping[str, Prepared]) -> None:
-    verdicts = read_jsonl(rundir.file("verdicts"))
-    recorded = rundir.read_meta().get("judges", {})
+def _check_resume(pre: Preflight, rundir: RunDir, cfg: RunConfig, attacks: Mapping[str, Prepared],
+                  judges: Mapping[str, Prepared]) -> None:
+    """Whether the run already in ``rundir`` can be resumed with these settings: the generation settings, each
+    attack's arguments (when ``attacks`` are given: a generating command) and each judge's settings."""
+    ok, found = pre.attempt("resume: records there",
+                            lambda: (read_jsonl(rundir.file("generations")), read_jsonl(rundir.file("verdicts")),
+                                     rundir.read_meta()),
+                            lambda f: f"{len(f[0])} generations, {len(f[1])} verdicts")
+    if not ok:
+        return
+    generations, verdicts, meta = found
+    if attacks:
+        pre.attempt("resume: generation settings",
+                    lambda: check_generation_settings(rundir, meta.get("generation"), cfg.generation_part(),
+                                                      bool(generations)),
+                    "same settings as the generations there")
+    for name, attack in attacks.items():
+        pre.attempt(f"resume: attack {name}", lambda a=attack: check_attack_arguments(
+            rundir, a, read_jsonl(rundir.attack_dir(a.name) / "samples.jsonl")), "same arguments as its attacked "
+                                                                                 "samples there")
     for name, judge in judges.items():
         has = any(v["judge"] == name for v in verdicts)
-        ok, again = pre.attempt(f"resume: judge {name}", lambda j=judge: judged_by_other_code(rundir, recorded,
-                                                                                             verdicts, j),
+        ok, again = pre.attempt(f"resume: judge {name}",
+                                lambda j=judge: judged_by_other_code(rundir, meta.get("judges", {}), verdicts, j),
                                 "same settings as its verdicts there" if has else "no verdicts there yet")
         if ok and again:
             pre.checks[-1] = Check(f"resume: judge {name}", WARNING,
                                    "its code changed since its verdicts there were made: they would be made again")
-
-
-def _check_generation_resume(pre: Preflight, rundir: RunDir, cfg: RunConfig, attacks: Mapping[str, Prepared]) -> None:
-    has = rundir.file("generations").is_file() and bool(read_jsonl(rundir.file("generations")))
-    pre.attempt("resume: generation settings",
-                lambda: check_generation_settings(rundir, rundir.read_meta().get("generation"),
-                                                  cfg.generation_part(), has),
-                "same settings as the generations there")
-    for name, attack in attacks.items():
-        samples = read_jsonl(rundir.attack_dir(name) / "samples.jsonl")
-        pre.attempt(f"resume: attack {name}", lambda a=attack, s=samples: check_attack_arguments(rundir, a, s),
-                    "same arguments as its attacked samples there")
 
 
 def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Preflight:
@@ -241,9 +246,7 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
         n = len(dataset.samples)
         _check_disk(pre, n * len(cfg.attacks or ["none"]), n * len([a for a in cfg.attacks if a != "none"]))
     if rundir is not None and rundir.is_run:
-        _check_generation_resume(pre, rundir, cfg, attacks)
-        if judges:
-            _check_judges_resume(pre, rundir, judges)
+        _check_resume(pre, rundir, cfg, attacks, judges)
     return pre
 
 
@@ -282,5 +285,5 @@ def judge_preflight(source: str | Path | None, config: RunConfig | Mapping[str, 
     if n is not None:
         _check_disk(pre, n, 0)
     if rundir.is_run:
-        _check_judges_resume(pre, rundir, judges)
+        _check_resume(pre, rundir, cfg, {}, judges)
     return pre
