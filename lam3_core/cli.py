@@ -97,9 +97,19 @@ model_options = _options(
     click.option("--attack", "attacks", multiple=True, help="Attack name (repeatable) [none]."),
     click.option("--attack-arg", multiple=True, metavar="ATTACK.K=V", help="Argument for one attack (repeatable)."),
     click.option("--gen", multiple=True, metavar="K=V",
-                 help="Generation setting, e.g. max_new_tokens=64, do_sample=true."),
+                 help="Generation setting, e.g. max_new_tokens=64, do_sample=true, trace_attentions=true."),
     click.option("--limit", type=int, help="Use only the first N samples."),
     click.option("--seed", type=int, help="Random seed [0]."),
+)
+
+sampling_options = _options(
+    click.option("--samples", type=int, metavar="K",
+                 help="Also draw K sampled answers per prompt (sharing one prefill), for uncertainty [0: none]."),
+    click.option("--sample-gen", multiple=True, metavar="K=V",
+                 help="Generation setting of the samples only [--gen's, sampling on: T=1.0, top_p=1, top_k=0 off]."),
+    click.option("--uncertainty", multiple=True, metavar="NAME",
+                 help="Uncertainty metric over the samples (repeatable; needs --samples; see `lam3 plugins`)."),
+    click.option("--metric-arg", multiple=True, metavar="METRIC.K=V", help="Argument for one metric (repeatable)."),
 )
 
 judge_options = _options(
@@ -128,6 +138,10 @@ def _given(kw: dict) -> dict:
         "attacks": kw.get("attacks", ()),
         "attack_args": parse_judge_pairs(kw.get("attack_arg", ()), "--attack-arg"),
         "gen": parse_pairs(kw.get("gen", ()), "--gen"),
+        "samples": kw.get("samples"),
+        "sample_gen": parse_pairs(kw.get("sample_gen", ()), "--sample-gen"),
+        "uncertainty": kw.get("uncertainty", ()),
+        "metric_args": parse_judge_pairs(kw.get("metric_arg", ()), "--metric-arg"),
         "limit": kw.get("limit"),
         "seed": kw.get("seed"),
         "judges": kw.get("judges", ()),
@@ -178,6 +192,7 @@ def cli(ctx):
 @cli.command("eval")
 @common_options
 @model_options
+@sampling_options
 @judge_options
 @out_option
 def eval_command(**kw):
@@ -192,6 +207,7 @@ def eval_command(**kw):
 @cli.command("generate")
 @common_options
 @model_options
+@sampling_options
 @out_option
 def generate_command(**kw):
     """Only generate: write generations.jsonl (e.g. on a GPU server without internet)."""

@@ -6,6 +6,7 @@ Failures come first: a report whose records partly failed says so before any rat
 from __future__ import annotations
 
 from lam3_core.analysis.errors import describe
+from lam3_core.analysis.uncertainty_report import uncertainty_lines
 
 
 def _fmt(x) -> str:
@@ -88,4 +89,5 @@ def render(summary: dict) -> str:
                 f"- {judge}: refusal rate on harmful {_rate(r['refusal_rate_harmful'])}; "
                 f"over-refusal on benign {_rate(r['over_refusal'])}"
             )
+    lines += uncertainty_lines(summary)
     return "\n".join(lines) + "\n"
