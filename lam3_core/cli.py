@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -311,6 +312,21 @@ def uncertainty_command(source, metrics, metric_arg, correctness_judge, out):
 
     args = parse_judge_pairs(metric_arg, option="--metric-arg")
     click.echo(render(run_uncertainty(_plugins(), source, metrics, args, out, correctness_judge)))
+
+
+@cli.command("attention")
+@click.argument("run_dir", type=click.Path())
+@click.option("--record", "records", multiple=True, metavar="ID",
+              help="Record id (SAMPLE::ATTACK::VARIANT; repeatable) [every record with an attention map].")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG heatmaps.")
+def attention_command(run_dir, records, out):
+    """PNG heatmaps of the answers' attention over their images (runs made with --gen trace_attentions=true)."""
+    from lam3_core.run.attention import write_attention_maps
+
+    written = write_attention_maps(run_dir, records, out)
+    click.echo(f"{len(written)} heatmaps in {Path(out).resolve()}: {', '.join(p.name for p in written[:5])}"
+               + (", ..." if len(written) > 5 else ""))
+    click.echo(f"Next: open {written[0].resolve()}")
 
 
 def main() -> None:
