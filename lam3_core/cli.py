@@ -105,7 +105,7 @@ model_options = _options(
 
 sampling_options = _options(
     click.option("--samples", type=int, metavar="K",
-                 help="Also draw K sampled answers per prompt (sharing one prefill), for uncertainty [0: none]."),
+                 help="Also draw K sampled answers per prompt (one generate call per batch), for uncertainty [0]."),
     click.option("--sample-gen", multiple=True, metavar="K=V",
                  help="Generation setting of the samples only [--gen's, sampling on: T=1.0, top_p=1, top_k=0 off]."),
     click.option("--uncertainty", multiple=True, metavar="NAME",

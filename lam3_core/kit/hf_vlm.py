@@ -282,7 +282,9 @@ class HFVisionLanguageModel(Model):
         return [group[0] for group in groups]
 
     def sample(self, samples: Sequence[Sample], k: int, gen_config: GenConfig) -> list[list[Completion]]:
-        """K sampled completions per sample, sharing one prefill; each carries its token log-probs.
+        """K sampled completions per sample from one encoding and one ``generate(num_return_sequences=k)`` call
+        (transformers repeats each prompt k times, so the prefill is computed k times); each carries its token
+        log-probs.
 
         Sampling is forced on (``do_sample=True``). A batch holds ``batch_size // k`` prompts
         (at least one), so ``batch_size`` bounds the rows decoded together.
