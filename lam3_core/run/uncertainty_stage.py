@@ -67,43 +67,48 @@ def run_uncertainty_stage(session: RunSession, metrics: dict[str, Prepared], gen
             lines[g.record_id] = {"record_id": g.record_id, "sample_id": g.sample_id, "attack": g.attack,
                                   "answers": answers}
     before = session.meta.get(META_KEY, {})
-    warnings: dict[str, list[str]] = {}
     try:
         for name, prepared in metrics.items():
+            instance: UncertaintyMetric = prepared.instance
             changed = before.get(name, {}).get("identity") != prepared.identity_hash
             todo = [g for g in gens if changed or name not in lines[g.record_id]]
-            if not todo:
-                continue
-            log.info("uncertainty: %s over %d records", name, len(todo))
-            with collected_warnings() as warnings[name]:
-                column = compute_uncertainty([uncertainty_item(g) for g in todo], {name: prepared.instance},
-                                             progress=not session.cfg.quiet)[name]
-            for g, value in zip(todo, column):
-                lines[g.record_id][name] = _value(value)
+            warnings = before.get(name, {}).get("warnings", [])
+            if todo:
+                log.info("uncertainty: %s over %d records", name, len(todo))
+                with collected_warnings() as warnings:
+                    column = compute_uncertainty([uncertainty_item(g) for g in todo], {name: instance},
+                                                 progress=not session.cfg.quiet)[name]
+                for g, value in zip(todo, column):
+                    lines[g.record_id][name] = _value(value)
+            session.record(META_KEY, name, {**prepared.meta(), "info": instance.info(), "warnings": warnings})
     finally:
-        for name, prepared in metrics.items():
-            instance: UncertaintyMetric = prepared.instance
-            kept = warnings.get(name, before.get(name, {}).get("warnings", []))
-            session.record(META_KEY, name, {**prepared.meta(), "info": instance.info(), "warnings": kept})
-            instance.close()
+        for prepared in metrics.values():
+            prepared.instance.close()
         write_text_atomic(path, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines.values()))
 
 
 def uncertainty_sections(rundir: RunDir, cfg: RunConfig, meta: dict, gens: list[Generation], verdicts: list[Verdict],
                          ensemble: dict[str, EnsembleVerdict], members: list[str]) -> dict:
-    """summary.json's ``uncertainty`` and ``uncertainty_vs_safety`` sections; none when the run has no metrics."""
+    """summary.json's ``uncertainty`` and ``uncertainty_vs_safety`` sections; none when the run has no metrics.
+
+    The metrics are those selected and those computed earlier in the directory (meta.json); K and the samples'
+    settings are those the generations were made with (meta.json's ``generation``)."""
     from lam3_core.analysis.uncertainty_safety import uncertainty_vs_safety
     from lam3_core.analysis.uncertainty_summary import uncertainty_summary
 
-    if not cfg.uncertainty:
+    recorded = meta.get(META_KEY, {})
+    names = list(dict.fromkeys([*cfg.uncertainty, *recorded]))
+    if not names:
         return {}
     lines = {line["record_id"]: line for line in read_jsonl(rundir.file("uncertainty"))}
     hashes = {g.record_id: answers_hash(g) for g in gens}
     values = {name: {g.record_id: _number(lines[g.record_id].get(name)) for g in gens
                      if g.record_id in lines and name in lines[g.record_id]
                      and lines[g.record_id].get("answers") == hashes[g.record_id]}
-              for name in cfg.uncertainty}
-    settings = {"samples": cfg.samples, "sample_gen": cfg.sample_config().to_dict(),
+              for name in names}
+    generation = meta.get("generation") or {}
+    settings = {"samples": generation.get("samples", cfg.samples),
+                "sample_gen": generation.get("sample_gen") or cfg.sample_config().to_dict(),
                 "file": rundir.file("uncertainty").name}
     return {
         "uncertainty": uncertainty_summary(settings, values, meta.get(META_KEY, {}), gens, verdicts),
