@@ -200,6 +200,11 @@ class HFVisionLanguageModel(Model):
             "logprobs": LOGPROBS_DEFINITION,
             "loaded": self.model is not None,
         }
+        try:
+            self.check_image_attention()
+            info["image_attention"] = IMAGE_ATTENTION_DEFINITION
+        except UsageError:
+            pass  # this model maps no attention onto its images
         if self.model is not None:
             import transformers
 
@@ -416,7 +421,6 @@ class HFVisionLanguageModel(Model):
             "view": self.image_view(),
             "layers": len(steps[0]),
             "tokens": length,
-            "definition": IMAGE_ATTENTION_DEFINITION,
         }
 
     # ----- gradients (white-box attacks) -----------------------------------------------------------

@@ -48,7 +48,10 @@ def sample_config(seed: int, gen: dict, sample_gen: dict) -> GenConfig:
         if key in sample_gen and sample_gen[key] != value:
             raise UsageError(f"--sample-gen {key}={json.dumps(sample_gen[key])} cannot be honoured: {WHY_FORCED[key]}.",
                              f"Remove --sample-gen {key}.")
-    return GenConfig.from_dict({"seed": seed, **gen, **FORCED, **sample_gen})
+    try:
+        return GenConfig.from_dict({"seed": seed, **gen, **FORCED, **sample_gen})
+    except UsageError as exc:  # --gen was checked on its own first: the problem is in --sample-gen
+        raise UsageError(f"--sample-gen: {exc.problem}", (exc.fix or "").replace("--gen ", "--sample-gen ")) from None
 
 
 def check_sampling_settings(cfg: RunConfig) -> None:

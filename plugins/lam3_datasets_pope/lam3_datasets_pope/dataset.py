@@ -93,7 +93,7 @@ def _chosen(available: list[str], splits, where: str) -> list[str]:
         raise UsageError("The pope argument splits= is empty.", f"Name splits, e.g. splits={','.join(available)}.")
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise UsageError(f"pope: splits= names {', '.join(unknown)}, which {where} does not hold.",
+        raise UsageError(f"pope: splits= names {', '.join(unknown)}, not among the splits of {where}.",
                          f"Choose among: {', '.join(available)}.")
     return [s for s in available if s in names]
 

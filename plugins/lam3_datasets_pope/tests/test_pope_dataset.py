@@ -84,7 +84,7 @@ def test_image_root_gives_image_paths_and_missing_images_are_counted(shared_data
     ({"labels": "{pope}/pope_2023-08-10", "questions": "{pope}/pope_2023-08-10/coco_pope_random.json"},
      "it looks like a POPE label file", "labels="),
     ({"labels": "{pope}/pope_2023-08-10", "splits": "random,everything"},
-     "splits= names everything, which", "Choose among: adversarial, popular, random"),
+     "splits= names everything, not among the splits of", "Choose among: adversarial, popular, random"),
     ({"labels": "{pope}/pope_2023-08-10", "splits": ""}, "splits= is empty", "splits=adversarial,popular,random"),
     ({"labels": "{pope}/pope_2023-08-10", "questions": "{pope}"}, "is a folder", "llava_pope_test.jsonl"),
     ({"labels": "{pope}/../advbench"}, "holds no coco_pope_<split>.json", "e3e39262"),
