@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from lam3_core import Completion, Model, SampledAnswer, UncertaintyItem, UncertaintyMetric, hookimpl
+from lam3_core import Completion, Model, SampledAnswer, UncertaintyItem, UncertaintyMetric, UsageError, hookimpl
 from lam3_core.testing import FakeJudge, plugin_providing, run_lam3
 
 
@@ -111,10 +111,21 @@ class Counted(UncertaintyMetric):
         return [float(len({s.text for s in item.samples})) if item.samples else math.nan for item in items]
 
 
+class NotReady(UncertaintyMetric):
+    name = "not_ready"
+
+    def compute(self, items):
+        raise AssertionError("never called: check_ready refuses first")
+
+    def check_ready(self):
+        raise UsageError("not_ready needs an equivalence model that is not here.", "Pass its folder.")
+
+
 class TestMetrics:
     @hookimpl
     def lam3_register_uncertainty_metrics(self, registry):
         registry.add("distinct", Counted, "Distinct sampled answers (test).")
+        registry.add("not_ready", NotReady, "A metric whose model is missing (test).")
 
 
 PLUGINS = [("sampler", plugin_providing(models={"sampler": Sampler, "plain": lambda: Plain()},
@@ -191,6 +202,7 @@ def test_a_model_without_sample_is_refused_before_any_work(tmp_path):
     (["--samples", "2", "--uncertainty", "distinct", "--uncertainty", "distinct"], "--uncertainty distinct is given"),
     (["--samples", "-1"], "samples must be an integer >= 0"),
     (["--samples", "2", "--uncertainty", "nonesuch"], "Unknown uncertainty metric 'nonesuch'"),
+    (["--samples", "2", "--uncertainty", "not_ready"], "not_ready needs an equivalence model that is not here"),
 ])
 def test_settings_that_cannot_be_honoured_are_refused(tmp_path, extra, message):
     result = run_lam3(["eval", "--model", "sampler", "--dataset", "mini", "--judge", "refusal", "--out",
