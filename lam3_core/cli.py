@@ -102,9 +102,19 @@ model_options = _options(
     click.option("--attack", "attacks", multiple=True, help="Attack name (repeatable) [none]."),
     click.option("--attack-arg", multiple=True, metavar="ATTACK.K=V", help="Argument for one attack (repeatable)."),
     click.option("--gen", multiple=True, metavar="K=V",
-                 help="Generation setting, e.g. max_new_tokens=64, do_sample=true."),
+                 help="Generation setting, e.g. max_new_tokens=64, do_sample=true, trace_attentions=true."),
     click.option("--limit", type=int, help="Use only the first N samples."),
     click.option("--seed", type=int, help="Random seed [0]."),
+)
+
+sampling_options = _options(
+    click.option("--samples", type=int, metavar="K",
+                 help="Also draw K sampled answers per prompt (one generate call per batch), for uncertainty [0]."),
+    click.option("--sample-gen", multiple=True, metavar="K=V",
+                 help="Generation setting of the samples only [--gen's, sampling on: T=1.0, top_p=1, top_k=0 off]."),
+    click.option("--uncertainty", multiple=True, metavar="NAME",
+                 help="Uncertainty metric over the samples (repeatable; needs --samples; see `lam3 plugins`)."),
+    click.option("--metric-arg", multiple=True, metavar="METRIC.K=V", help="Argument for one metric (repeatable)."),
 )
 
 judge_options = _options(
@@ -133,6 +143,10 @@ def _given(kw: dict) -> dict:
         "attacks": kw.get("attacks", ()),
         "attack_args": parse_judge_pairs(kw.get("attack_arg", ()), "--attack-arg"),
         "gen": parse_pairs(kw.get("gen", ()), "--gen"),
+        "samples": kw.get("samples"),
+        "sample_gen": parse_pairs(kw.get("sample_gen", ()), "--sample-gen"),
+        "uncertainty": kw.get("uncertainty", ()),
+        "metric_args": parse_judge_pairs(kw.get("metric_arg", ()), "--metric-arg"),
         "limit": kw.get("limit"),
         "seed": kw.get("seed"),
         "judges": kw.get("judges", ()),
@@ -196,6 +210,7 @@ def _dry_run(command: str, config, source=None) -> None:
 @cli.command("eval")
 @common_options
 @model_options
+@sampling_options
 @judge_options
 @out_option
 @dry_run_option
@@ -213,6 +228,7 @@ def eval_command(dry_run, **kw):
 @cli.command("generate")
 @common_options
 @model_options
+@sampling_options
 @out_option
 @dry_run_option
 def generate_command(dry_run, **kw):
@@ -400,6 +416,21 @@ def calibrate_command(judge_name, judge_arg, labels, behaviors, out, threshold, 
     click.echo(f"Outputs in {out} (stored for later runs in {result['stored_at']})")
     click.echo(f"Next: lam3 eval ... --judge {judge_name}, then compare its ASR with the judge's sensitivity and "
                "specificity above")
+
+
+@cli.command("attention")
+@click.argument("run_dir", type=click.Path())
+@click.option("--record", "records", multiple=True, metavar="ID",
+              help="Record id (SAMPLE::ATTACK::VARIANT; repeatable) [every record with an attention map].")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the PNG heatmaps.")
+def attention_command(run_dir, records, out):
+    """PNG heatmaps of the answers' attention over their images (runs made with --gen trace_attentions=true)."""
+    from lam3_core.run.attention import write_attention_maps
+
+    written = write_attention_maps(run_dir, records, out)
+    click.echo(f"{len(written)} heatmaps in {Path(out).resolve()}: {', '.join(p.name for p in written[:5])}"
+               + (", ..." if len(written) > 5 else ""))
+    click.echo(f"Next: open {written[0].resolve()}")
 
 
 def main() -> None:

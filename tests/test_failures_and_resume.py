@@ -214,3 +214,15 @@ def test_an_ensemble_threshold_with_a_voting_strategy_is_refused(lam3_run, strat
                       "--threshold", "ensemble=0.7")
     assert result.exit_code == 2 and "has no effect with --ensemble" in result.output
     assert not result.out_dir.exists()
+
+
+def test_a_refused_command_leaves_the_run_s_configuration_alone(lam3_run):
+    first = lam3_run("eval", "--model", "echo", "--judge", "refusal", *MINI, "--limit", "2")
+    refused = lam3_run("eval", "--model", "echo", "--judge", "refusal", *MINI, "--limit", "2", "--gen",
+                       "max_new_tokens=9")
+    assert refused.exit_code == 2 and "different generation settings (gen)" in refused.output
+    meta = refused.meta
+    assert meta["config"] == first.meta["config"] and meta["config"]["gen"] == {}
+    assert meta["invocations"][-1]["status"] == "failed" and meta["invocations"][-1]["config"]["gen"] == {
+        "max_new_tokens": 9}
+    assert "max_new_tokens=9" in meta["invocations"][-1]["argv"]  # not taken for a secret

@@ -312,31 +312,61 @@ def _minimal_summary() -> dict:
             "warnings": []}
 
 
+class Correctness(FakeJudge):
+    """Says an answer is right when it holds a keyword (the echo model repeats the request)."""
+
+    measures = "correctness"
+
+
+RIGHT = ("right", plugin_providing(judges={"right": lambda: Correctness(keywords=("how", "what"))}))
+
+
+def _uncertainty_file(run: Path, values) -> None:
+    """uncertainty.jsonl as the uncertainty stage writes it: one line per record, with its answers' hash."""
+    from lam3_core.interfaces.records import Generation
+    from lam3_core.run.uncertainty_stage import answers_hash
+
+    gens = [Generation.from_dict(json.loads(line)) for line in (run / "generations.jsonl").read_text().splitlines()]
+    (run / "uncertainty.jsonl").write_text("".join(json.dumps(
+        {"record_id": g.record_id, "sample_id": g.sample_id, "attack": g.attack, "answers": answers_hash(g),
+         "predictive_entropy": values(i), "constant": 1.0}) + "\n" for i, g in enumerate(gens)))
+
+
 def test_the_report_draws_roc_curves_when_the_run_has_uncertainty_values(tmp_path):
     run = tmp_path / "run"
-    assert run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "6", "--judge", "refusal",
-                     "--out", run]).exit_code == 0
+    assert run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "8", "--judge", "right",
+                     "--out", run], [RIGHT]).exit_code == 0
     assert "ROC" not in (run / "report.html").read_text(encoding="utf-8"), "no uncertainty, no uncertainty section"
-    ids = [json.loads(line)["record_id"] for line in (run / "generations.jsonl").read_text().splitlines()]
-    (run / "uncertainty.jsonl").write_text("".join(
-        json.dumps({"id": r, "predictive_entropy": i / 6, "correct": i % 2 == 0}) + "\n" for i, r in enumerate(ids)))
-    assert run_lam3(["report", run]).exit_code == 0
+    _uncertainty_file(run, float)
+    assert run_lam3(["report", run], [RIGHT]).exit_code == 0
     plots = _plots((run / "report.html").read_text(encoding="utf-8"))
     assert plots["ROC curves of the uncertainty metrics"].width == 700
 
 
-def test_roc_curves_from_uncertainty_values_and_correctness(tmp_path):
+def test_roc_curves_match_the_auroc_of_the_correctness_judges(tmp_path):
+    from lam3_core.analysis.uncertainty_quality import uncertainty_quality
+    from lam3_core.run.api import read_generations, read_verdicts
     from lam3_core.run.report_writer import uncertainty_roc
     from lam3_core.run.rundir import RunDir
 
-    rundir = RunDir(tmp_path)
-    curves, note = uncertainty_roc(rundir, [], [])
-    assert curves == {} and "no uncertainty.jsonl" in note
-    rows = [{"id": f"q{i}", "entropy": float(i), "constant": 1.0, "correct": i < 3} for i in range(6)]
-    (tmp_path / "uncertainty.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    curves, note = uncertainty_roc(rundir, [], [])
-    assert note is None and set(curves) == {"entropy", "constant"}
-    assert curves["entropy"][2] == 1.0 and curves["constant"][2] == 0.5
+    run = tmp_path / "run"
+    assert run_lam3(["eval", "--model", "echo", "--dataset", "mini", "--limit", "12", "--judge", "right",
+                     "--out", run], [RIGHT]).exit_code == 0
+    rundir = RunDir(run)
+    gens, verdicts = read_generations(rundir), read_verdicts(rundir)
+    assert uncertainty_roc(rundir, verdicts, gens)[1].startswith("No ROC curves: the run directory has no")
+    entropy = [float("inf") if i == 3 else (i * 7) % 5 for i in range(len(gens))]
+    _uncertainty_file(run, lambda i: entropy[i])
+    curves, note = uncertainty_roc(rundir, verdicts, gens)
+    correct = {v.record_id: bool(v.flagged) for v in verdicts}
+    expected = uncertainty_quality(entropy, [correct[g.record_id] for g in gens])["auroc"]
+    assert note is None and set(curves) == {"predictive_entropy", "constant"}
+    assert curves["predictive_entropy"][2] == pytest.approx(expected) and curves["constant"][2] == 0.5
+    stale = [dict(json.loads(x), answers="other") for x in (run / "uncertainty.jsonl").read_text().splitlines()]
+    (run / "uncertainty.jsonl").write_text("".join(json.dumps(x) + "\n" for x in stale))
+    assert uncertainty_roc(rundir, verdicts, gens)[0] == {}, "values of answers since regenerated are not used"
+    no_judge = [v for v in verdicts if v.measures != "correctness"]
+    assert "no judge of this run measures correctness" in uncertainty_roc(rundir, no_judge, gens)[1]
 
 
 def test_a_ten_thousand_record_run_gives_a_small_report(tmp_path):

@@ -165,6 +165,9 @@ def test_a_full_disk_is_one_message_leaves_no_temporary_file_and_resumes(lam3_ru
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real_fsync(fd)
 
+    from lam3_core.run import store
+
+    monkeypatch.setattr(store, "SYNC_INTERVAL", 0.0)  # fsync every batch, so the full disk shows at the second
     monkeypatch.setattr(os, "fsync", fsync)
     full = lam3_run(*args)
     _fails(full, "No space left on the device while writing", "rerun the same command")

@@ -73,13 +73,27 @@ def _cell(value: Any) -> str:
         return " ".join(f"({fmt(x)}, {fmt(y)})" for x, y in value)
     if isinstance(value, list) and all(_scalar(v) for v in value):
         return ", ".join(fmt(v) for v in value)
+    if isinstance(value, dict) and all(_scalar(v) for v in value.values()):
+        return clip(", ".join(f"{k}: {fmt(v)}" for k, v in value.items()), CELL_LIMIT)
     return clip(repr(value), CELL_LIMIT)
 
 
 def _flat(value: Any) -> bool:
-    """A value that fits in one table cell."""
+    """A value shown as text on its own."""
     return is_rate(value) or _scalar(value) or (isinstance(value, list) and all(
         _scalar(v) or (isinstance(v, list) and all(_scalar(x) for x in v)) for v in value))
+
+
+def _fits_cell(value: Any) -> bool:
+    """A value that fits in a table cell: flat, or a small mapping of scalars (a metric's arguments)."""
+    return _flat(value) or (isinstance(value, dict) and all(_scalar(v) for v in value.values()))
+
+
+def _table_cell(row: dict, column: str) -> dict:
+    """A generic table's cell: its text, and whether it is a number (right-aligned)."""
+    value = row.get(column)
+    number = value is None or is_rate(value) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return {"text": _cell(value) if column in row else "", "num": number}
 
 
 def generic(value: Any, depth: int = 0) -> dict:
@@ -88,10 +102,10 @@ def generic(value: Any, depth: int = 0) -> dict:
     if _flat(value) or depth >= GENERIC_DEPTH:
         return {"type": "text", "text": _cell(value)}
     if isinstance(value, dict):
-        if value and all(isinstance(v, dict) and v and all(_flat(x) for x in v.values()) and not is_rate(v)
+        if value and all(isinstance(v, dict) and v and all(_fits_cell(x) for x in v.values()) and not is_rate(v)
                          for v in value.values()):
             columns = list(dict.fromkeys(k for v in value.values() for k in v))
-            rows = [[str(name), *(_cell(v.get(c)) if c in v else "" for c in columns)] for name, v in value.items()]
+            rows = [[str(name), *(_table_cell(v, c) for c in columns)] for name, v in value.items()]
             return {"type": "table", "columns": columns, "rows": rows}
         return {"type": "fields", "items": [(str(k), generic(v, depth + 1)) for k, v in value.items()]}
     return {"type": "list", "items": [generic(v, depth + 1) for v in value]}

@@ -21,7 +21,7 @@ from lam3_core.analysis.html_page import clip, data_uri, fmt, generic, render_pa
 CORE_KEYS = frozenset({
     "n_records", "n_samples", "generation_errors", "model", "thresholds", "ensemble", "asr", "asr_any_attack",
     "by_attack", "by_variant", "by_category", "by_attack_category", "judges", "by_measure", "agreement", "refusal",
-    "errors", "warnings",
+    "errors", "warnings", "judge_figures",
 })
 OPTIONAL_SECTIONS = {
     "asr_corrected": "Attack success rate corrected for judge errors",
@@ -32,7 +32,7 @@ OPTIONAL_SECTIONS = {
 RAW_LIMIT = 600
 _EMPTY = {"thresholds": dict, "ensemble": dict, "by_attack": dict, "by_variant": dict, "by_category": dict,
           "by_attack_category": dict, "judges": dict, "by_measure": dict, "agreement": dict, "errors": dict,
-          "warnings": list}
+          "warnings": list, "judge_figures": dict}
 
 
 def _complete(summary: dict) -> dict:

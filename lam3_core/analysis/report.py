@@ -6,6 +6,7 @@ Failures come first: a report whose records partly failed says so before any rat
 from __future__ import annotations
 
 from lam3_core.analysis.errors import describe
+from lam3_core.analysis.uncertainty_report import uncertainty_lines
 
 
 def _fmt(x) -> str:
@@ -31,6 +32,21 @@ def _problems(summary: dict) -> list[str]:
     blocks = [f"```\n{line}\n```" for line in lines]
     blocks += [f"- warning: {w}" for w in summary.get("warnings", [])]
     return ["## Errors and warnings", "", *blocks, ""] if blocks else []
+
+
+def _figures(key: str, judge: str, figures: dict) -> list[str]:
+    """A judge's own figures: scalars as lines, a mapping of rows (each a mapping of numbers) as a table."""
+    lines = ["", f"## {key} (figures of the {judge} judge)", ""]
+    for name, value in figures.items():
+        rows = value if isinstance(value, dict) and value and all(isinstance(r, dict) for r in value.values()) \
+            else {name: value} if isinstance(value, dict) and value else None
+        if rows is None:
+            lines.append(f"- {name}: {_fmt(value)}")
+            continue
+        columns = list(dict.fromkeys(c for r in rows.values() for c in r))
+        lines += ["", f"| {name} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        lines += [f"| {row} | " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for row, r in rows.items()]
+    return lines
 
 
 def render(summary: dict) -> str:
@@ -81,6 +97,8 @@ def render(summary: dict) -> str:
     lines += [f"- Cohen's kappa {pair} (same measure): {_fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
     lines += [f"- Cohen's kappa {pair} (different measures: low agreement expected): {_fmt(k)}"
               for pair, k in agr.get("cross_measure_kappa", {}).items()]
+    for key, judge in summary.get("judge_figures", {}).items():
+        lines += _figures(key, judge, summary.get(key) or {})
     if summary.get("refusal"):
         lines += ["", "## Refusal", ""]
         for judge, r in summary["refusal"].items():
@@ -88,4 +106,5 @@ def render(summary: dict) -> str:
                 f"- {judge}: refusal rate on harmful {_rate(r['refusal_rate_harmful'])}; "
                 f"over-refusal on benign {_rate(r['over_refusal'])}"
             )
+    lines += uncertainty_lines(summary)
     return "\n".join(lines) + "\n"

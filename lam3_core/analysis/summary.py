@@ -41,11 +41,11 @@ def _errors(gens: list[Generation], table: dict[str, dict[str, Verdict]]) -> dic
 
 def _warnings(gens: list[Generation], policy: EnsemblePolicy) -> list[str]:
     warnings = []
-    if gens and not any(g.harmful for g in gens):
+    if gens and policy.members and not any(g.harmful for g in gens):
         warnings.append(
             "No sample is marked harmful, so the attack success rate is undefined. Mark the harmful ones "
             "(a `harmful` column, or --dataset-arg harmful=true when every row is harmful).")
-    if policy.judges and not policy.members:
+    if policy.judges and not policy.members and any(g.harmful for g in gens):
         warnings.append(
             "No selected judge looks at whether the response does harm (image-risk and correctness judges do not), "
             "so the attack success rate is undefined. Add a judge such as refusal or llamaguard.")

@@ -169,7 +169,7 @@ class Plugins:
         self._notify("lam3_run_started", run=run)
 
     def records_written(self, run: RunInfo, kind: str, records: Sequence[Mapping[str, Any]]) -> None:
-        if records:
+        if records and self._implementations("lam3_records_written"):
             self._notify("lam3_records_written", run=run, kind=kind, records=frozen(list(records)))
 
     def run_finished(self, run: RunInfo, summary: Mapping[str, Any] | None, error: BaseException | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 
+from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Generation, JudgeItem, Sample, Score, UncertaintyItem, Verdict
 
@@ -39,6 +40,12 @@ class Model(ABC):
     def check_ready(self) -> None:
         """Raise ``UsageError`` (``MissingWeights`` for absent weights) if the model cannot run; called
         before any work, without loading weights."""
+
+    def check_image_attention(self) -> None:
+        """Raise ``UsageError`` unless the model stores its answers' attention over image patches when
+        ``GenConfig.trace_attentions`` is set (``Completion.info["image_attention"]``); called before any work."""
+        raise UsageError(f"The model {self.name!r} cannot trace its attention over image patches.",
+                         "Remove --gen trace_attentions=true, or use a model that can (e.g. llava15).")
 
     def close(self) -> None:
         """Release memory (GPU) when the run ends."""

@@ -18,12 +18,17 @@ _EXPECTED = {
     "bool": (lambda v: isinstance(v, bool), "true or false"),
 }
 _EXAMPLES = {"max_new_tokens": 128, "min_new_tokens": 0, "do_sample": "true", "temperature": 0.7, "top_p": 0.9,
-             "top_k": 50, "repetition_penalty": 1.1, "seed": 0}
+             "top_k": 50, "repetition_penalty": 1.1, "seed": 0, "trace_attentions": "true"}
 
 
 @dataclass(frozen=True)
 class GenConfig:
-    """What a model must honour when it generates. Greedy decoding is the default."""
+    """What a model must honour when it generates. Greedy decoding is the default.
+
+    ``trace_attentions``: store, per answer, the attention of its tokens over the image patches
+    (``Completion.info["image_attention"]``); a model that cannot refuses it in
+    ``Model.check_image_attention``.
+    """
 
     max_new_tokens: int = 128
     min_new_tokens: int = 0
@@ -33,6 +38,7 @@ class GenConfig:
     top_k: int = 0
     repetition_penalty: float = 1.0
     seed: int | None = None
+    trace_attentions: bool = False
 
     def __post_init__(self):
         if self.max_new_tokens < 1:

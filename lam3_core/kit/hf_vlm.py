@@ -34,6 +34,11 @@ LOGPROBS_DEFINITION = (
     "at each generated token, up to and including the first stop token"
 )
 IMAGE_LENGTH_WEIGHT = 256  # characters an image counts for when batches are sorted by length
+IMAGE_ATTENTION_DEFINITION = (
+    "attention weight on each image patch token, averaged over every head of every layer of the language model "
+    "and over the queries that produced the generated tokens (stop token included); one map per image, row-major "
+    "over the patch grid; its sum is the share of attention the answer paid to that image"
+)
 
 
 def generation_kwargs(gen: GenConfig) -> dict[str, Any]:
@@ -147,7 +152,18 @@ class HFVisionLanguageModel(Model):
     # ----- loading ---------------------------------------------------------------------------------
 
     def check_ready(self) -> None:
+        """Before a run: the weights are there, and no raw-trace argument asks for what a run never stores."""
+        raw = [name for name in ("trace_attentions", "trace_hidden_states") if getattr(self, name)]
+        if raw:
+            raise UsageError(
+                f"The model argument {raw[0]}=true keeps raw per-step tensors in Completion.trace for Python callers "
+                "of generate(trace=True); a lam3 run does not store them.",
+                f"Remove --model-arg {raw[0]}. For attention maps over the image in a run, use "
+                "--gen trace_attentions=true (then `lam3 attention RUN_DIR`).")
         self.load_args.check_available("--model-arg path=DIR")
+
+    def check_image_attention(self) -> None:
+        """Supported: each image is a square grid of patch tokens in the prompt (checked again once loaded)."""
 
     def load(self) -> None:
         """Load the processor and the weights (once); called by every method that needs them."""
@@ -185,6 +201,11 @@ class HFVisionLanguageModel(Model):
             "logprobs": LOGPROBS_DEFINITION,
             "loaded": self.model is not None,
         }
+        try:
+            self.check_image_attention()
+            info["image_attention"] = IMAGE_ATTENTION_DEFINITION
+        except UsageError:
+            pass  # this model maps no attention onto its images
         if self.model is not None:
             import transformers
 
@@ -258,6 +279,8 @@ class HFVisionLanguageModel(Model):
     def generate(self, samples: Sequence[Sample], gen_config: GenConfig, trace: bool = False) -> list[Completion]:
         self.check_samples(samples)
         self._seed(gen_config)
+        if gen_config.trace_attentions:
+            self._use_eager_attention()
         groups = run_batched(
             lambda batch: self._generate_batch(batch, gen_config, 1, trace),
             list(samples), self.batch_size, key=self._length_key, backoffs=self.backoffs,
@@ -265,7 +288,9 @@ class HFVisionLanguageModel(Model):
         return [group[0] for group in groups]
 
     def sample(self, samples: Sequence[Sample], k: int, gen_config: GenConfig) -> list[list[Completion]]:
-        """K sampled completions per sample, sharing one prefill; each carries its token log-probs.
+        """K sampled completions per sample from one encoding and one ``generate(num_return_sequences=k)`` call
+        (transformers repeats each prompt k times, so the prefill is computed k times); each carries its token
+        log-probs.
 
         Sampling is forced on (``do_sample=True``). A batch holds ``batch_size // k`` prompts
         (at least one), so ``batch_size`` bounds the rows decoded together.
@@ -273,7 +298,7 @@ class HFVisionLanguageModel(Model):
         if k < 1:
             raise UsageError(f"k must be >= 1, got {k}.")
         self.check_samples(samples)
-        gen = dataclasses.replace(gen_config, do_sample=True)
+        gen = dataclasses.replace(gen_config, do_sample=True, trace_attentions=False)
         self._seed(gen)
         return run_batched(
             lambda batch: self._generate_batch(batch, gen, k, True),
@@ -298,6 +323,7 @@ class HFVisionLanguageModel(Model):
         pad_lengths = (enc["attention_mask"] == 0).sum(dim=1).tolist()
         trace_attentions = trace and self.trace_attentions
         trace_hidden = trace and self.trace_hidden_states
+        image_maps = gen.trace_attentions and k == 1
         with torch.inference_mode():
             out = self.model.generate(
                 **enc.to(dtype=self._dtype),
@@ -307,7 +333,7 @@ class HFVisionLanguageModel(Model):
                 pad_token_id=self._pad_id,
                 return_dict_in_generate=True,
                 output_logits=trace,
-                output_attentions=trace_attentions,
+                output_attentions=trace_attentions or image_maps,
                 output_hidden_states=trace_hidden,
             )
         tokens = out.sequences[:, enc["input_ids"].shape[1] :]
@@ -322,12 +348,15 @@ class HFVisionLanguageModel(Model):
                 extra["hidden_states"] = _row_hidden_states(out.hidden_states, row, lengths[row])
             if trace_attentions:
                 extra["attentions"] = _row_attentions(out.attentions, row, lengths[row], pad_lengths[sample_index])
-            completions.append(
-                self._completion(
-                    tokens[row, : lengths[row]].tolist(), prompts[sample_index],
-                    None if logprobs is None else logprobs[row, : lengths[row]].tolist(), extra or None,
-                )
+            completion = self._completion(
+                tokens[row, : lengths[row]].tolist(), prompts[sample_index],
+                None if logprobs is None else logprobs[row, : lengths[row]].tolist(), extra or None,
             )
+            if image_maps:
+                n_images = len(samples[sample_index].images)
+                completion.info["image_attention"] = self._image_attention(
+                    out.attentions, row, lengths[row], enc["input_ids"][sample_index], n_images)
+            completions.append(completion)
         return [completions[i * k : (i + 1) * k] for i in range(len(samples))]
 
     def _completion(self, ids: list[int], prompt: str, logprobs: list[float] | None, trace: Any) -> Completion:
@@ -345,6 +374,55 @@ class HFVisionLanguageModel(Model):
             trace=trace,
             info={"token_ids": ids} if logprobs is not None else {},
         )
+
+    # ----- attention over the image (--gen trace_attentions=true) ----------------------------------------
+
+    def _use_eager_attention(self) -> None:
+        """Attention weights need eager attention (SDPA and flash attention return none)."""
+        if self.model is None and self.load_args.attn_implementation != "eager":
+            log.info("trace_attentions needs eager attention; %s will load with attn_implementation=eager", self.name)
+            self.load_args = dataclasses.replace(self.load_args, attn_implementation="eager")
+        elif self.model is not None and self.model.config._attn_implementation != "eager":
+            self.model.set_attn_implementation("eager")
+            self.load_args = dataclasses.replace(self.load_args, attn_implementation="eager")
+
+    def patch_grid(self) -> tuple[int, int]:
+        """(rows, columns) of the patch tokens one image becomes: the vision tower's image size over its patch size."""
+        vision = self.model.config.vision_config
+        side = vision.image_size // vision.patch_size
+        return side, side
+
+    def image_view(self) -> dict | None:
+        """How the processor turns an image into the model's view, for drawing attention maps over it:
+        ``{"shortest_edge": S, "crop": [H, W]}`` (resize, then centre crop: CLIP) or ``{"resize": [H, W]}``."""
+        ip = self.processor.image_processor
+        size, crop = ip.size, getattr(ip, "crop_size", None)
+        if getattr(size, "shortest_edge", None) and getattr(ip, "do_center_crop", False) and crop is not None:
+            return {"shortest_edge": int(size.shortest_edge), "crop": [int(crop.height), int(crop.width)]}
+        if getattr(size, "height", None) and getattr(size, "width", None):
+            return {"resize": [int(size.height), int(size.width)]}
+        return None
+
+    def _image_attention(self, steps: Sequence, row: int, length: int, input_ids, n_images: int) -> dict:
+        """The attention map of one answer over each of its images (``Completion.info["image_attention"]``)."""
+        image_token = self.model.config.image_token_id
+        positions = (input_ids == image_token).nonzero().flatten()
+        rows, cols = self.patch_grid()
+        if n_images == 0 or len(positions) != n_images * rows * cols:
+            raise UsageError(
+                f"{self.name} cannot map attention onto image patches here: the prompt holds {len(positions)} image "
+                f"tokens for {n_images} image(s) of {rows}x{cols} patches.",
+                "Remove --gen trace_attentions=true for this model or these samples.")
+        mean = image_attention(steps, row, length, positions).tolist()
+        size = rows * cols
+        return {
+            "grid": [rows, cols],
+            "maps": [[round(v, 7) for v in mean[i * size : (i + 1) * size]] for i in range(n_images)],
+            "image_share": round(sum(mean), 6),
+            "view": self.image_view(),
+            "layers": len(steps[0]),
+            "tokens": length,
+        }
 
     # ----- gradients (white-box attacks) -----------------------------------------------------------
 
@@ -540,6 +618,20 @@ class HFVisionLanguageModel(Model):
             yield
         finally:
             self.model.set_attn_implementation(before)
+
+
+def image_attention(steps: Sequence, row: int, length: int, positions):
+    """(P,) float32 on the CPU: the attention that ``row``'s first ``length`` generated tokens paid to the prompt
+    ``positions`` (absolute indices in the padded sequence), averaged over layers, heads and tokens.
+
+    Step t's attentions are the query that produced token t: the last prompt token, then each
+    generated token but the last; every key up to it is present, so prompt positions keep their index.
+    """
+    import torch
+
+    per_step = [torch.stack([layer[row, :, -1, positions] for layer in step]).float().mean(dim=(0, 1))
+                for step in steps[:length]]
+    return torch.stack(per_step).mean(dim=0).cpu()
 
 
 def _row_hidden_states(steps: Sequence, row: int, length: int):

@@ -1,6 +1,8 @@
 """Keeping secrets out of everything lam3 writes: arguments, command lines, error texts.
 
-An argument whose name contains key, token, secret or password is a secret: meta.json,
+An argument one of whose name parts (split at ``_``, ``-`` and ``.``) is key, token, secret,
+password or apikey is a secret (``api_key``, ``hf_token``, ``x-api-key``; not ``max_new_tokens``
+or ``keywords``): meta.json,
 summaries and logs record '***' instead of its value, and the judge cache leaves it out of
 its keys. API plugins ``scrub`` the key from any text (error messages echo URLs with
 ``?key=...``) before it can reach a record.
@@ -8,15 +10,16 @@ its keys. API plugins ``scrub`` the key from any text (error messages echo URLs 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from urllib.parse import quote, quote_plus
 
-SECRET_WORDS = ("key", "token", "secret", "password")
+SECRET_WORDS = frozenset({"key", "token", "secret", "password", "apikey", "passwd"})
 
 
 def is_secret(name: str) -> bool:
     """Whether an argument called ``name`` holds a secret."""
-    return any(word in name.lower() for word in SECRET_WORDS)
+    return any(part in SECRET_WORDS for part in re.split(r"[_\-.]+", name.lower()))
 
 
 def redact(config: Mapping) -> dict:

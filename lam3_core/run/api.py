@@ -39,8 +39,10 @@ from lam3_core.run.report_writer import write_report_html
 from lam3_core.run.rundir import FILES, RunDir
 from lam3_core.run.runs_index import run_state
 from lam3_core.run.samples import LoadedDataset, check_images, load_dataset
+from lam3_core.run.sampling import check_can_sample
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
+from lam3_core.run.uncertainty_stage import prepare_metrics, run_uncertainty_stage, uncertainty_sections
 
 if TYPE_CHECKING:
     from lam3_core.run.preflight import Preflight
@@ -123,7 +125,10 @@ def _summarize(session: RunSession, gens: list[Generation], measures: dict[str, 
     for name, judge in judges.items():
         figures = judge.summarize([(by_id[r], v) for r, v in scored.get(name, {}).items()])
         if figures is not None:
-            summary[judge.summary_key or f"{name}_figures"] = figures
+            key = judge.summary_key or f"{name}_figures"
+            summary[key] = figures
+            summary.setdefault("judge_figures", {})[key] = name
+    summary.update(uncertainty_sections(rundir, session.cfg, session.meta, gens, verdicts, ensemble, policy.members))
     write_text_atomic(rundir.file("ensemble"), "".join(json.dumps(e.to_dict()) + "\n" for e in ensemble.values()))
     write_json_atomic(rundir.file("summary"), summary)
     write_text_atomic(rundir.file("report"), render(summary))
@@ -164,13 +169,19 @@ def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins
     model = prepare(plugins, "model", str(cfg.model), cfg.model_args)
     attacks = prepare_attacks(plugins, cfg)
     judges = prepare_judges(plugins, cfg) if with_judges else {}
+    metrics = prepare_metrics(plugins, cfg)
+    check_can_sample(model.instance, str(cfg.model), cfg.samples)
+    if cfg.gen_config().trace_attentions:
+        model.instance.check_image_attention()
     for attack in attacks.values():
         attack.instance.check_model(model.instance)
-    check_ready(model, judges)
+    check_ready(model, judges, metrics)
     check_images(dataset.samples, model.instance.reads_images)
     with RunSession(plugins, cfg, rundir, command, argv or sys.argv) as session:
         gens = run_generation(session, dataset, model, attacks)
         stages = [generation_errors(gens)]
+        if metrics and not stages[0].fatal(cfg.max_error_rate):
+            run_uncertainty_stage(session, metrics, gens)
         if with_judges and not stages[0].fatal(cfg.max_error_rate):
             summary = _judge_and_summarize(session, judges, gens)
             return _finish(session, summary, summary_errors(summary), f"lam3 report {rundir.path}")

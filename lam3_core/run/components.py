@@ -16,7 +16,7 @@ from typing import Any
 
 from lam3_core.contract.manager import Plugins
 from lam3_core.contract.registry import Component, unknown_measure_warning
-from lam3_core.interfaces.components import Attack, Judge, Model
+from lam3_core.interfaces.components import Attack, Judge, Model, UncertaintyMetric
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.hf import MissingWeights
 from lam3_core.kit.secrets import is_secret, redact
@@ -101,12 +101,14 @@ def prepare_attacks(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
     return {name: prepare_attack(plugins, name, cfg.attack_args.get(name, {})) for name in cfg.attacks or ["none"]}
 
 
-def check_ready(model: Prepared | None, judges: dict[str, Prepared]) -> None:
+def check_ready(model: Prepared | None, judges: dict[str, Prepared],
+                metrics: dict[str, Prepared] | None = None) -> None:
     """Run every component's ``check_ready`` and report all missing weights in one message."""
     missing: list[tuple[str, MissingWeights]] = []
     components = ([("model", model)] if model else []) + [("judge", j) for j in judges.values()]
+    components += [("uncertainty metric", m) for m in (metrics or {}).values()]
     for kind, prepared in components:
-        instance: Model | Judge = prepared.instance
+        instance: Model | Judge | UncertaintyMetric = prepared.instance
         try:
             instance.check_ready()
         except MissingWeights as exc:

@@ -15,6 +15,7 @@ from lam3_core.analysis.ensemble import STRATEGIES, VOTING_STRATEGIES, EnsembleP
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.kit.secrets import redact
+from lam3_core.run.sampling import check_sampling_settings, sample_config
 
 GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "gen", "seed")
 """Settings that decide every generation: changing them on a directory that holds records is refused. Attacks are
@@ -104,6 +105,11 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "max_error_rate": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "retry_errors": (lambda v: isinstance(v, bool), "true or false"),
     "quiet": (lambda v: isinstance(v, bool), "true or false"),
+    "samples": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+                "an integer >= 0 (sampled answers per prompt; 0 = none)"),
+    "sample_gen": (_mapping, "a mapping of generation settings for the samples, e.g. {temperature: 1.0}"),
+    "uncertainty": (_names, "a list of uncertainty metric names, e.g. [semantic_entropy]"),
+    "metric_args": (_per_name, "a mapping metric -> {argument: value}"),
 }
 _OPTIONAL = {"model", "dataset", "arbiter", "limit", "out", "judge_cache"}
 
@@ -135,6 +141,10 @@ class RunConfig:
     max_error_rate: float = 0.5
     retry_errors: bool = True
     quiet: bool = False
+    samples: int = 0
+    sample_gen: dict = field(default_factory=dict)
+    uncertainty: list[str] = field(default_factory=list)
+    metric_args: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], origin: str = "the configuration") -> RunConfig:
@@ -165,7 +175,7 @@ class RunConfig:
         data = asdict(self)
         data["model_args"] = redact(self.model_args)
         data["dataset_args"] = redact(self.dataset_args)
-        for key in ("judge_args", "attack_args"):
+        for key in ("judge_args", "attack_args", "metric_args"):
             data[key] = {name: redact(args) for name, args in getattr(self, key).items()}
         return data
 
@@ -173,7 +183,14 @@ class RunConfig:
         """What decides the generations: changing any of it on an existing run directory is refused."""
         data = self.to_meta()
         data["gen"] = self.gen_config().to_dict()
-        return {k: data[k] for k in GENERATION_KEYS}
+        part = {k: data[k] for k in GENERATION_KEYS}
+        if self.samples:
+            part.update(samples=self.samples, sample_gen=self.sample_config().to_dict())
+        return part
+
+    def sample_config(self) -> GenConfig:
+        """The settings of the ``--samples`` answers: ``--gen`` with sampling on, ``--sample-gen`` on top."""
+        return sample_config(self.seed, self.gen, self.sample_gen)
 
     def ensemble_policy(self, measures: dict[str, str]) -> EnsemblePolicy:
         """How the judges' verdicts combine, given what each selected judge measures."""
@@ -230,6 +247,7 @@ class RunConfig:
             )
         self._refuse_settings_without_effect()
         self.gen_config()
+        check_sampling_settings(self)
 
     def _refuse_settings_without_effect(self) -> None:
         if "ensemble" in self.thresholds and self.ensemble in VOTING_STRATEGIES:
@@ -275,7 +293,7 @@ def merge_values(file_values: dict, cli_values: dict) -> dict:
     for key, value in cli_values.items():
         if value is None or value == () or value == [] or value == {}:
             continue
-        if key in ("judge_args", "attack_args"):
+        if key in ("judge_args", "attack_args", "metric_args"):
             base = {name: dict(args) for name, args in (merged.get(key) or {}).items()}
             for name, args in value.items():
                 base.setdefault(name, {}).update(args)

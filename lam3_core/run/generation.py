@@ -18,6 +18,7 @@ from lam3_core.run.components import Prepared
 from lam3_core.run.progress import Progress
 from lam3_core.run.rundir import RunDir
 from lam3_core.run.samples import LoadedDataset
+from lam3_core.run.sampling import add_samples
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import JsonlAppender
 
@@ -46,6 +47,7 @@ def _check_same_settings(session: RunSession, store: JsonlAppender) -> None:
     new = session.cfg.generation_part()
     check_generation_settings(session.rundir, session.meta.get("generation"), new, bool(store.records))
     session.record("generation", None, new)
+    session.commit_config()
 
 
 def _drop_stale(session: RunSession, store: JsonlAppender, dataset: LoadedDataset) -> None:
@@ -87,13 +89,17 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
         session.record("model", None, {**model.meta(), "info": instance.info()})
         log.info("generating %d records with %s (%d already done)", len(todo), cfg.model, len(store.records))
         gen_config = cfg.gen_config()
+        sample_gen = cfg.sample_config() if cfg.samples else None
         try:
             with Progress(len(todo), "generate", cfg.quiet) as progress:
                 for start in range(0, len(todo), cfg.batch_size):
                     batch = todo[start : start + cfg.batch_size]
-                    completions = _generate_items(instance, [v.sent for _, v in batch], gen_config)
+                    sent = [v.sent for _, v in batch]
+                    completions = _generate_items(instance, sent, gen_config, trace=sample_gen is not None)
                     records = [_generation(cfg.model, name, attacks[name], v, c, dataset.hashes[v.original.id])
                                for (name, v), c in zip(batch, completions)]
+                    if sample_gen is not None:
+                        add_samples(instance, sent, records, cfg.samples, sample_gen)
                     session.written("generations", store.append([r.to_dict() for r in records]))
                     progress.update(len(batch))
         finally:
@@ -103,11 +109,11 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
     return [Generation.from_dict(r) for r in store.records if r["record_id"] in wanted]
 
 
-def _generate_items(model: Model, batch: list[Sample], gen_config) -> list[Completion]:
-    """Generate a batch; if it fails for a reason other than memory, retry one by one so that
-    only the failing sample gets an error record."""
+def _generate_items(model: Model, batch: list[Sample], gen_config, trace: bool = False) -> list[Completion]:
+    """Generate a batch (``trace``: with the answers' token log-probs); if it fails for a reason other than memory,
+    retry one by one so that only the failing sample gets an error record."""
     try:
-        completions = model.generate(batch, gen_config)
+        completions = model.generate(batch, gen_config, trace=trace)
         if len(completions) != len(batch):
             raise RuntimeError(f"model returned {len(completions)} completions for {len(batch)} samples")
         return completions
@@ -120,7 +126,7 @@ def _generate_items(model: Model, batch: list[Sample], gen_config) -> list[Compl
             return [Completion(text="", error=f"{type(exc).__name__}: {exc}")]
         log.warning("generation of a batch of %d failed (%s: %s); generating its samples one by one",
                     len(batch), type(exc).__name__, exc)
-    return [_generate_items(model, [s], gen_config)[0] for s in batch]
+    return [_generate_items(model, [s], gen_config, trace)[0] for s in batch]
 
 
 def _generation(model: str, attack: str, prepared: Prepared, version: Attacked, c: Completion,

@@ -78,10 +78,13 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
     """Score every generation not yet judged by each judge, using the cache first."""
     cfg = session.cfg
     store = verdict_store(session)
+    for prepared in judges.values():
+        _reconcile(session, store, prepared)
+    if role == "judge":
+        session.commit_config()
     cache = open_cache(session)
     try:
         for name, prepared in judges.items():
-            _reconcile(session, store, prepared)
             session.record("judges", name, prepared.meta())
             todo = [g for g in gens if (g.record_id, name) not in store]
             if not todo:

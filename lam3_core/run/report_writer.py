@@ -13,24 +13,26 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
+
 from lam3_core.analysis.examples import DEFAULT_PER_ATTACK, select_examples
 from lam3_core.analysis.html_page import data_uri
 from lam3_core.analysis.html_report import ReportPage, render_report
 from lam3_core.analysis.summary import by_judge
-from lam3_core.interfaces.measures import Measure
+from lam3_core.analysis.uncertainty_summary import NO_CORRECTNESS, correctness_by_judge
 from lam3_core.interfaces.records import EnsembleVerdict, Generation, Verdict
 from lam3_core.run.attacking import resolve_images
 from lam3_core.run.failures import summary_errors
 from lam3_core.run.progress import Progress
-from lam3_core.run.rundir import RunDir
+from lam3_core.run.rundir import FILES, RunDir
 from lam3_core.run.runs_index import WORK_COMMANDS, RunState, run_state
 from lam3_core.run.store import read_jsonl, write_text_atomic
+from lam3_core.run.uncertainty_stage import answers_hash
 
 log = logging.getLogger("lam3")
 
 THUMBNAIL_PX = 192
-UNCERTAINTY_FILE = "uncertainty.jsonl"
-_NOT_METRICS = {"id", "record_id", "sample_id", "correct"}
+_NOT_METRICS = {"record_id", "sample_id", "attack", "answers"}
 
 
 def thumbnail(path: str) -> str | None:
@@ -66,47 +68,47 @@ def coverage(summary: dict, meta: dict, gens: list[Generation]) -> list[str]:
     return lines
 
 
-def _correctness(verdicts: list[Verdict], gens: list[Generation]) -> dict[str, bool]:
-    """Correct (True) or not by record id, and by sample id where a sample has one judged record."""
-    by_record = {v.record_id: bool(v.flagged) for v in verdicts
-                 if v.measures == Measure.CORRECTNESS and v.error is None and v.role != "arbiter"}
-    sample_of = {g.record_id: g.sample_id for g in gens}
-    samples: dict[str, list[bool]] = {}
-    for record, correct in by_record.items():
-        samples.setdefault(sample_of.get(record, ""), []).append(correct)
-    return {**{s: c[0] for s, c in samples.items() if len(c) == 1}, **by_record}
+def _fresh_values(rundir: RunDir, gens: list[Generation]) -> dict[str, dict[str, float]]:
+    """metric -> record id -> value, from uncertainty.jsonl lines made from the records' current answers (a value
+    computed from answers since regenerated is left out, as the summary leaves it out); NaN and null dropped."""
+    current = {g.record_id: answers_hash(g) for g in gens}
+    values: dict[str, dict[str, float]] = {}
+    for line in read_jsonl(rundir.file("uncertainty")):
+        record = line.get("record_id")
+        if record not in current or line.get("answers") != current[record]:
+            continue
+        for metric, value in line.items():
+            if metric not in _NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not math.isnan(value):
+                values.setdefault(metric, {})[record] = float(value)
+    return values
 
 
 def uncertainty_roc(rundir: RunDir, verdicts: list[Verdict], gens: list[Generation]) -> tuple[dict, str | None]:
-    """``({metric: (fpr, tpr, auroc)}, note)`` from the run's uncertainty.jsonl and correctness (the file's
-    ``correct`` field, else a correctness judge's verdicts); the note says why there are no curves."""
-    path = rundir.path / UNCERTAINTY_FILE
-    if not path.is_file():
-        return {}, f"No ROC curves: the run directory has no {UNCERTAINTY_FILE} (uncertainty values per record)."
-    rows = read_jsonl(path)
-    judged = _correctness(verdicts, gens)
-    values: dict[str, list[tuple[float, bool]]] = {}
-    for row in rows:
-        key = str(row.get("id", row.get("record_id", row.get("sample_id"))))
-        correct = row["correct"] if isinstance(row.get("correct"), bool) else judged.get(key)
-        if correct is None:
-            continue
-        for metric, value in row.items():
-            if metric not in _NOT_METRICS and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                    and not math.isnan(value):
-                values.setdefault(metric, []).append((float(value), correct))
-    usable = {m: v for m, v in values.items() if len({c for _, c in v}) == 2}
-    if not usable:
-        return {}, (f"No ROC curves: {UNCERTAINTY_FILE} has no metric with both right and wrong answers among the "
-                    "items whose correctness is known (a `correct` field, or a correctness judge's verdicts).")
+    """``({label: (fpr, tpr, auroc)}, note)``: the ROC of each metric flagging wrong answers, against each
+    correctness judge (the pairs summary.json's AUROC is computed on); the note says why there are none."""
+    if not rundir.file("uncertainty").is_file():
+        return {}, (f"No ROC curves: the run directory has no {FILES['uncertainty']} "
+                    "(lam3 eval --samples K --uncertainty NAME writes one).")
+    correctness = correctness_by_judge(verdicts, {g.record_id for g in gens})
+    if not correctness:
+        return {}, f"No ROC curves: {NO_CORRECTNESS}."
     from sklearn.metrics import roc_auc_score, roc_curve
 
     curves = {}
-    for metric, pairs in usable.items():
-        wrong = [0 if c else 1 for _, c in pairs]
-        scores = [u for u, _ in pairs]
-        fpr, tpr, _ = roc_curve(wrong, scores)
-        curves[metric] = (fpr.tolist(), tpr.tolist(), float(roc_auc_score(wrong, scores)))
+    for judge, right in correctness.items():
+        for metric, by_record in _fresh_values(rundir, gens).items():
+            pairs = [(value, right[r]) for r, value in by_record.items() if r in right]
+            if len({correct for _, correct in pairs}) < 2:
+                continue
+            wrong = [not correct for _, correct in pairs]
+            order = np.unique([value for value, _ in pairs], return_inverse=True)[1]  # ranks: infinities keep order
+            fpr, tpr, _ = roc_curve(wrong, order)
+            label = metric if len(correctness) == 1 else f"{metric} ({judge})"
+            curves[label] = (fpr.tolist(), tpr.tolist(), float(roc_auc_score(wrong, order)))
+    if not curves:
+        return {}, ("No ROC curves: no metric has values for both right and wrong answers "
+                    "(see the uncertainty section for why).")
     return curves, None
 
 
@@ -143,12 +145,13 @@ def _plots(summary: dict, table: dict[str, dict[str, Verdict]], rundir: RunDir, 
     made["scores"] = plots.score_distributions(scores, summary.get("thresholds") or {})
     if made["scores"] is None:
         notes["scores"] = "No plot: no judge has scored a record."
-    if summary.get("uncertainty") is not None or (rundir.path / UNCERTAINTY_FILE).is_file():
+    if summary.get("uncertainty") is not None or rundir.file("uncertainty").is_file():
         curves, note = uncertainty_roc(rundir, verdicts, gens)
         made["roc"] = plots.roc_curves(curves)
         if note:
             notes["roc"] = note
-        made["accuracy_rejection"] = plots.accuracy_rejection(_accuracy_rejection_curves(summary.get("uncertainty")))
+        curves = _accuracy_rejection_curves((summary.get("uncertainty") or {}).get("correctness"))
+        made["accuracy_rejection"] = plots.accuracy_rejection(curves)
     return {k: v for k, v in made.items() if v is not None}, notes
 
 

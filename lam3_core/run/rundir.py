@@ -25,6 +25,7 @@ FILES = {
     "verdicts": "verdicts.jsonl",
     "ensemble": "ensemble.jsonl",
     "summary": "summary.json",
+    "uncertainty": "uncertainty.jsonl",
     "report": "report.md",
     "report_html": "report.html",
     "log": "lam3.log",

@@ -77,10 +77,6 @@ class RunSession:
                 invocation["error"] = "the process ended without recording an end (killed, or the machine stopped)"
         meta.setdefault("lam3_version", __version__)
         meta["hookspec_version"] = HOOKSPEC_VERSION
-        if self.command != "report":
-            meta["command"] = self.argv
-            meta["config"] = self.cfg.to_meta()
-            meta["seed"] = self.cfg.seed
         meta["plugins"] = sorted(
             ({"distribution": d.name, "version": d.version} for d in self.plugins.distributions.values()),
             key=lambda d: d["distribution"],
@@ -88,8 +84,15 @@ class RunSession:
         meta.setdefault("started", now())
         meta["ended"] = None
         meta["environment"] = environment()
-        meta.setdefault("invocations", []).append({"command": self.command, "argv": self.argv, "started": now()})
+        meta.setdefault("invocations", []).append({"command": self.command, "argv": self.argv, "started": now(),
+                                                   "config": self.cfg.to_meta()})
         return meta
+
+    def commit_config(self) -> None:
+        """Make this command's configuration the run's (``meta.json`` ``config``, ``command``, ``seed``), once its
+        settings were found compatible with what the directory holds: a refused command changes nothing there."""
+        self.meta.update(command=self.argv, config=self.cfg.to_meta(), seed=self.cfg.seed)
+        self.rundir.write_meta(self.meta)
 
     def __exit__(self, exc_type, exc: BaseException | None, tb) -> None:
         status = _status(exc)

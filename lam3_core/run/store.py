@@ -1,9 +1,11 @@
 """Append-only JSON-lines files that survive ``kill -9`` at any moment.
 
-Every record is one line written with a single ``write`` and flushed (and fsynced) before
-the next batch starts. A kill can only leave a torn *last* line without its newline; it
-is cut off when the file is opened again, so the record is simply produced again. A
-malformed line anywhere else was not written by lam3 and is reported with file and line.
+Every record is one line written with a single ``write`` and flushed to the operating system
+before the next batch starts; the file is fsynced at most ``SYNC_INTERVAL`` seconds later. A kill
+can only leave a torn *last* line without its newline; it is cut off when the file is opened
+again, so the record is simply produced again (as are the records of the last second when the
+machine itself stops). A malformed line anywhere else was not written by lam3 and is reported
+with file and line.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.tabular import json_lines
+
+SYNC_INTERVAL = 1.0
+"""Seconds between two fsyncs of one file: a batch is flushed to the operating system at once, and one
+fsync per batch (milliseconds each) would dominate runs of fast models such as replay."""
 
 
 def _disk_error(path: Path, exc: OSError) -> Exception:
@@ -47,6 +54,7 @@ class JsonlAppender:
         self.key = key
         self.records = read_jsonl(path, repair=True)
         self.keys = {key(r) for r in self.records}
+        self._synced = -SYNC_INTERVAL
 
     def __contains__(self, key) -> bool:
         return key in self.keys
@@ -76,7 +84,9 @@ class JsonlAppender:
             try:
                 fh.write(payload)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if time.monotonic() - self._synced >= SYNC_INTERVAL:
+                    os.fsync(fh.fileno())
+                    self._synced = time.monotonic()
             except OSError as exc:
                 fh.truncate(start)
                 for record in fresh:

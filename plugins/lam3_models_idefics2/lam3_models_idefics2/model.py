@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lam3_core import UsageError
 from lam3_core.kit.hf_vlm import HFVisionLanguageModel
 
 
@@ -26,6 +27,14 @@ class Idefics2Model(HFVisionLanguageModel):
     def __init__(self, do_image_splitting: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.do_image_splitting = bool(do_image_splitting)
+
+    def check_image_attention(self) -> None:
+        """Refused: the perceiver resampler gives the language model no tokens that stand for places in the image."""
+        raise UsageError(
+            "idefics2 cannot map its attention onto image patches: its perceiver resampler turns each image into "
+            "64 latent tokens, each a learned mixture of every patch (70x70 at 980 px), so attention over the latents "
+            "has no place in the image.",
+            "Remove --gen trace_attentions=true (llava15 maps attention onto its 24x24 patch grid).")
 
     def images_argument(self, images: list[list[Any]]) -> Any:
         """One list per sample (empty for a text-only sample), or None when the batch has no image."""

@@ -1,0 +1,120 @@
+"""K sampled answers per prompt (``--samples K``), the input of the uncertainty metrics.
+
+Each generation record holds the greedy answer (``--gen``; with its token log-probs, from
+``generate(trace=True)``) and, in ``samples``, K answers drawn by the model's ``sample()`` (for the
+Hugging Face models one encoding and one ``generate`` call with ``num_return_sequences=K`` per batch):
+``[{"text": ..., "token_logprobs": [...]}, ...]``. A record
+is written once, with all of it, so a record that holds its K samples is never sampled again on
+resume; a record whose sampling failed carries the error and is produced again (unless
+``--no-retry-errors``).
+
+Settings of the samples: ``--gen`` with ``do_sample`` forced on, then ``--sample-gen`` on top.
+Left at lam3's defaults this is jlko/semantic_uncertainty's recipe: a greedy answer, and samples
+at temperature 1.0 with top_p 1.0 and top_k 0 (off), i.e. the model's own distribution.
+``--gen temperature=0.7 do_sample=true`` would also apply to the samples unless ``--sample-gen``
+sets them apart (e.g. ``--sample-gen temperature=1.0``). K and the samples' settings are
+generation settings: changing them on an existing run directory is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from lam3_core.interfaces.components import Model
+from lam3_core.interfaces.errors import UsageError
+from lam3_core.interfaces.genconfig import GenConfig
+from lam3_core.interfaces.records import Completion, Generation, Sample
+from lam3_core.kit.batching import is_out_of_memory
+
+if TYPE_CHECKING:
+    from lam3_core.run.config import RunConfig
+
+log = logging.getLogger("lam3")
+
+FORCED = {"do_sample": True, "trace_attentions": False}
+"""What the samples' settings always are, whatever ``--gen`` says: sampled, without attention maps."""
+WHY_FORCED = {
+    "do_sample": "samples are always drawn with sampling on",
+    "trace_attentions": "attention maps are traced for the greedy answer only (--gen trace_attentions=true)",
+}
+
+
+def sample_config(seed: int, gen: dict, sample_gen: dict) -> GenConfig:
+    """``--gen`` with ``FORCED`` applied, then ``--sample-gen`` on top (which cannot undo ``FORCED``)."""
+    for key, value in FORCED.items():
+        if key in sample_gen and sample_gen[key] != value:
+            raise UsageError(f"--sample-gen {key}={json.dumps(sample_gen[key])} cannot be honoured: {WHY_FORCED[key]}.",
+                             f"Remove --sample-gen {key}.")
+    try:
+        return GenConfig.from_dict({"seed": seed, **gen, **FORCED, **sample_gen})
+    except UsageError as exc:  # --gen was checked on its own first: the problem is in --sample-gen
+        raise UsageError(f"--sample-gen: {exc.problem}", (exc.fix or "").replace("--gen ", "--sample-gen ")) from None
+
+
+def check_sampling_settings(cfg: RunConfig) -> None:
+    """Refuse sampling and uncertainty settings that contradict each other or would have no effect."""
+    if cfg.sample_gen and not cfg.samples:
+        raise UsageError("--sample-gen has no effect without --samples K.",
+                         "Add --samples K (e.g. --samples 5), or remove --sample-gen.")
+    if cfg.uncertainty and not cfg.samples:
+        raise UsageError(f"--uncertainty {cfg.uncertainty[0]} needs sampled answers, and none are drawn.",
+                         "Add --samples K (e.g. --samples 5 for five sampled answers per prompt).")
+    twice = sorted(name for name, count in Counter(cfg.uncertainty).items() if count > 1)
+    if twice:
+        raise UsageError(f"--uncertainty {twice[0]} is given twice.", "Pass each --uncertainty once.")
+    stray = sorted(set(cfg.metric_args) - set(cfg.uncertainty))
+    if stray:
+        raise UsageError(f"--metric-arg given for {', '.join(stray)}, which is not a selected metric.",
+                         f"Add --uncertainty {stray[0]}, or remove that --metric-arg. "
+                         f"Selected: {', '.join(cfg.uncertainty) or 'none'}.")
+    if cfg.samples:
+        cfg.sample_config()
+
+
+def can_sample(model: Model) -> bool:
+    """Whether ``model`` implements ``sample()`` (the base class only raises)."""
+    return type(model).sample is not Model.sample
+
+
+def check_can_sample(model: Model, name: str, k: int) -> None:
+    """Refuse ``--samples K`` for a model without ``sample()``, before any work."""
+    if k and not can_sample(model):
+        raise UsageError(f"--samples {k}: the model {name!r} cannot draw sampled answers (it has no sample()).",
+                         "Use a model that samples (e.g. llava15, idefics2), or drop --samples and --uncertainty.")
+
+
+def draw_samples(model: Model, batch: list[Sample], k: int, gen: GenConfig) -> list[list[Completion] | str]:
+    """Per sample, its K sampled completions, or why they could not be drawn. A failing batch is retried one
+    sample at a time, so only the failing sample gets an error; out-of-memory and usage errors stop the run."""
+    try:
+        drawn = model.sample(batch, k, gen)
+        if len(drawn) != len(batch) or any(len(answers) != k for answers in drawn):
+            raise RuntimeError(f"model returned {[len(a) for a in drawn]} sampled answers for {len(batch)} "
+                               f"samples, {k} each expected")
+        return drawn
+    except UsageError:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        if len(batch) == 1:
+            return [f"{type(exc).__name__}: {exc}"]
+        log.warning("sampling a batch of %d failed (%s: %s); sampling its samples one by one",
+                    len(batch), type(exc).__name__, exc)
+    return [draw_samples(model, [s], k, gen)[0] for s in batch]
+
+
+def add_samples(model: Model, sent: list[Sample], records: list[Generation], k: int, gen: GenConfig) -> None:
+    """Give each record K sampled answers to its prompt ``sent``, or an error when they could not all be drawn;
+    records whose answer already failed are not sampled."""
+    answered = [i for i, record in enumerate(records) if not record.error]
+    drawn = draw_samples(model, [sent[i] for i in answered], k, gen) if answered else []
+    for i, answers in zip(answered, drawn):
+        failed = answers if isinstance(answers, str) else next((c.error for c in answers if c.error), None)
+        if failed:
+            records[i].error = f"sampling failed: {failed}"
+        else:
+            records[i].samples = [{"text": c.text, "token_logprobs": c.token_logprobs} for c in answers]
