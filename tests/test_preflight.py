@@ -257,3 +257,13 @@ def test_gpu_memory_of_weights_that_are_not_local(tmp_path, dry):
     rows = _lines(result.output)
     assert result.exit_code == 2 and rows["model counting ready"].startswith("blocker: Weights for 'org/counting-7b'")
     assert rows["GPU memory"] == "ok: not measured: the weights of counting are not local"
+
+
+def test_what_the_run_asks_of_the_model_is_checked(tmp_path, dry):
+    result = dry("eval", "--model", "counting", "--model-arg", f"path={dry.weights}", "--dataset", "mini", "--limit",
+                 "2", "--judge", "refusal", "--samples", "2", "--gen", "trace_attentions=true", "--out", tmp_path / "r")
+    assert result.exit_code == 2, result.output
+    rows = _lines(result.output)
+    assert rows["sampling"].startswith("blocker: --samples 2: the model 'counting' cannot draw sampled answers")
+    assert rows["attention maps"].startswith("blocker: The model 'counting' cannot trace its attention")
+    assert rows["attack none on model counting"] == "ok: the attack can run against this model"

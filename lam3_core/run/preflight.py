@@ -33,7 +33,9 @@ from lam3_core.run.resources import RUNTIME_MARGIN, disk_needed, free_disk, gib,
 from lam3_core.run.rundir import RunDir
 from lam3_core.run.runs_index import lock_held
 from lam3_core.run.samples import check_images, load_dataset
+from lam3_core.run.sampling import check_can_sample
 from lam3_core.run.store import read_jsonl
+from lam3_core.run.uncertainty_stage import prepare_metrics
 
 OK, WARNING, BLOCKER = "ok", "warning", "blocker"
 T = TypeVar("T")
@@ -233,6 +235,12 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
         if attack is not None:
             attacks[name] = attack
     judges = _prepare_judges(pre, plugins, cfg) if with_judges else {}
+    metrics = {}
+    if cfg.uncertainty:
+        _, metrics = pre.attempt("uncertainty metrics", lambda: prepare_metrics(plugins, cfg),
+                                 lambda m: f"{', '.join(m)}: arguments accepted")
+    if model is not None:
+        _check_model_can(pre, cfg, model, attacks)
     if dataset is not None and model is not None:
         n_images = sum(len(s.images) for s in dataset.samples)
         pre.attempt("images", lambda: check_images(dataset.samples, model.instance.reads_images),
@@ -241,6 +249,8 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
         _check_ready(pre, "model", model)
     for judge in judges.values():
         _check_ready(pre, "judge", judge)
+    for metric in (metrics or {}).values():
+        _check_ready(pre, "uncertainty metric", metric)
     _check_gpu(pre, {n: p for n, p in [(cfg.model, model), *judges.items()] if p is not None})
     if dataset is not None:
         n = len(dataset.samples)
@@ -248,6 +258,18 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
     if rundir is not None and rundir.is_run:
         _check_resume(pre, rundir, cfg, attacks, judges)
     return pre
+
+
+def _check_model_can(pre: Preflight, cfg: RunConfig, model: Prepared, attacks: Mapping[str, Prepared]) -> None:
+    """What the run asks of its model: K sampled answers, attention maps, gradients for a white-box attack."""
+    if cfg.samples:
+        pre.attempt("sampling", lambda: check_can_sample(model.instance, str(cfg.model), cfg.samples),
+                    f"the model draws {cfg.samples} sampled answers per record")
+    if cfg.gen_config().trace_attentions:
+        pre.attempt("attention maps", model.instance.check_image_attention, "the model traces its image attention")
+    for name, attack in attacks.items():
+        pre.attempt(f"attack {name} on model {cfg.model}", lambda a=attack: a.instance.check_model(model.instance),
+                    "the attack can run against this model")
 
 
 def _prepare_judges(pre: Preflight, plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
