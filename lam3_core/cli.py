@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from lam3_core.analysis.ensemble import STRATEGIES
+from lam3_core.analysis.tables import FORMATS
 from lam3_core.interfaces.errors import Lam3Error, PluginFault, RunFailed
 from lam3_core.run.config import load_yaml, merge_values, parse_judge_pairs, parse_pairs
 from lam3_core.version import __version__
@@ -89,6 +90,9 @@ common_options = _options(
     click.option("--quiet", is_flag=True, default=None, help="No progress bars."),
 )
 out_option = click.option("--out", type=click.Path(file_okay=False), help="Run directory (created; rerun to resume).")
+dry_run_option = click.option("--dry-run", is_flag=True,
+                              help="Check everything (plugins, arguments, data, weights, keys, GPU, disk, resume) "
+                                   "without loading a model or creating anything; exit 2 on a blocker.")
 
 model_options = _options(
     click.option("--model", help="Model plugin name (see `lam3 plugins`)."),
@@ -174,6 +178,9 @@ def _print_outcome(outcome, problems: bool = True) -> None:
         click.echo(problem, err=True)
     files = ", ".join(p.name for p in outcome.files)
     click.echo(f"Outputs in {outcome.out_dir.resolve()}: {files}")
+    report = next((p for p in outcome.files if p.suffix == ".html"), None)
+    if report is not None:
+        click.echo(f"Report: {report.resolve()}")
     click.echo(f"Next: {outcome.next_step}")
 
 
@@ -190,19 +197,32 @@ def cli(ctx):
     ctx.ensure_object(dict)
 
 
+def _dry_run(command: str, config, source=None) -> None:
+    """Print the preflight checks of ``command``; exit 2 when one of them blocks the run."""
+    from lam3_core.run import api
+
+    checked = api.preflight(command, config, source, plugins=_plugins())
+    click.echo(checked.render())
+    if checked.blocked:
+        click.get_current_context().exit(2)
+
+
 @cli.command("eval")
 @common_options
 @model_options
 @sampling_options
 @judge_options
 @out_option
-def eval_command(**kw):
+@dry_run_option
+def eval_command(dry_run, **kw):
     """Generate, judge and report in one go (rerun the same command to resume)."""
     from lam3_core.run import api
     from lam3_core.run.config import RunConfig
 
-    _print_outcome(api.evaluate(RunConfig.from_values(_given(kw), "the command line"), plugins=_plugins(),
-                                argv=_argv()))
+    config = RunConfig.from_values(_given(kw), "the command line")
+    if dry_run:
+        return _dry_run("eval", config)
+    _print_outcome(api.evaluate(config, plugins=_plugins(), argv=_argv()))
 
 
 @cli.command("generate")
@@ -210,13 +230,16 @@ def eval_command(**kw):
 @model_options
 @sampling_options
 @out_option
-def generate_command(**kw):
+@dry_run_option
+def generate_command(dry_run, **kw):
     """Only generate: write generations.jsonl (e.g. on a GPU server without internet)."""
     from lam3_core.run import api
     from lam3_core.run.config import RunConfig
 
-    _print_outcome(api.generate(RunConfig.from_values(_given(kw), "the command line"), plugins=_plugins(),
-                                argv=_argv()))
+    config = RunConfig.from_values(_given(kw), "the command line")
+    if dry_run:
+        return _dry_run("generate", config)
+    _print_outcome(api.generate(config, plugins=_plugins(), argv=_argv()))
 
 
 @cli.command("judge")
@@ -224,21 +247,70 @@ def generate_command(**kw):
 @common_options
 @judge_options
 @out_option
-def judge_command(source, **kw):
+@dry_run_option
+def judge_command(source, dry_run, **kw):
     """Score an existing run directory, or a generations file made elsewhere (--out required then)."""
     from lam3_core.run import api
 
+    if dry_run:
+        return _dry_run("judge", _given(kw), source)
     _print_outcome(api.judge(source, _given(kw), plugins=_plugins(), argv=_argv()))
 
 
 @cli.command("report")
-@click.argument("run_dir", type=click.Path())
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path())
 @judge_options
-def report_command(run_dir, **kw):
-    """Recompute summary.json and report.md from a run directory (e.g. with other thresholds) and print them."""
+@click.option("--examples", type=click.IntRange(min=0),
+              help="Flagged and disputed records shown per attack in report.html [20].")
+@click.option("--format", "table_format", type=click.Choice(FORMATS),
+              help="Print the main tables for a paper from summary.json instead (one run or several).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="With several runs: the folder for comparison.html and comparison.json.")
+@click.option("--allow-different", is_flag=True,
+              help="Compare runs that differ in dataset or judges (the differences are shown first).")
+def report_command(run_dirs, examples, table_format, out, allow_different, **kw):
+    """Rebuild summary.json, report.md and report.html of a run (e.g. with other thresholds); with several runs,
+    compare them (--out DIR); with --format, print paper tables."""
     from lam3_core.run import api
+    from lam3_core.run.compare_runs import check_report_options
 
-    _print_outcome(api.report(run_dir, _given(kw), plugins=_plugins(), argv=_argv()))
+    given = _given(kw)
+    check_report_options(run_dirs, given, examples, table_format, out, allow_different)
+    if table_format:
+        from lam3_core.run.compare_runs import tables
+
+        click.echo(tables(list(run_dirs), table_format, allow_different), nl=False)
+    elif len(run_dirs) > 1:
+        from lam3_core.run.compare_runs import compare
+
+        outcome = compare(list(run_dirs), out, allow_different)
+        for difference in outcome.differences:
+            log.warning("the runs differ: %s", difference)
+        click.echo("Outputs: " + ", ".join(str(p.resolve()) for p in outcome.files))
+        click.echo(f"Next: open {outcome.files[0].resolve()}")
+    else:
+        from lam3_core.analysis.examples import DEFAULT_PER_ATTACK
+
+        _print_outcome(api.report(run_dirs[0], given, plugins=_plugins(), argv=_argv(),
+                                  examples=DEFAULT_PER_ATTACK if examples is None else examples))
+
+
+@cli.command("runs")
+@click.argument("root", required=False, default=".", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
+def runs_command(root, as_json):
+    """List the run directories under ROOT (default: here): model, dataset, attacks, judges, records, ASR, status
+    (finished, partial, failed, running), duration and path."""
+    from lam3_core.interfaces.errors import UsageError
+    from lam3_core.run.runs_index import describe_run, find_runs, format_runs
+
+    if not Path(root).is_dir():
+        raise UsageError(f"Not a folder: {root}.", "Pass the folder that holds your run directories.")
+    entries = [describe_run(path) for path in find_runs(root)]
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        return
+    click.echo(format_runs(entries, Path(root).resolve()))
 
 
 @cli.command("plugins")

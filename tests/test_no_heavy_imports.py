@@ -1,4 +1,5 @@
-"""`lam3 --help` and `lam3 plugins` must not import torch or transformers (every plugin installed)."""
+"""`lam3 --help` and `lam3 plugins` must not import torch, transformers, matplotlib or jinja2 (every plugin
+installed)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["plugins"], ["plugins", "--json"], ["eval", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["plugins"], ["plugins", "--json"], ["eval", "--help"],
+                                  ["report", "--help"], ["runs", "--help"]])
 def test_cli_stays_light(argv):
     code = (
         "import sys\nfrom lam3_core.cli import cli\n"
         f"try:\n    cli({argv!r}, prog_name='lam3')\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "heavy = sorted(m for m in ('torch', 'transformers', 'detoxify', 'openai', 'googleapiclient', 'sklearn')"
+        "heavy = sorted(m for m in ('torch', 'transformers', 'detoxify', 'openai', 'googleapiclient', 'sklearn',"
+        " 'matplotlib', 'jinja2')"
         " if m in sys.modules)\nprint('HEAVY', heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -149,5 +149,5 @@ def test_secret_arguments_are_redacted_in_meta(lam3_run):
     )
     assert result.exit_code == 0, result.output
     assert result.files_containing("sk-SECRET-123") == []
-    assert set(result.files_containing("keyed.api_key=***")) == {"meta.json", "lam3.log"}
+    assert set(result.files_containing("keyed.api_key=***")) == {"meta.json", "lam3.log", "report.html"}
     assert result.meta["judges"]["keyed"]["args"] == {"api_key": "***"}

@@ -19,7 +19,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from lam3_core.analysis.examples import DEFAULT_PER_ATTACK
 from lam3_core.analysis.report import render
 from lam3_core.analysis.summary import build_summary, by_judge
 from lam3_core.contract.manager import Plugins, load_plugins
@@ -33,12 +35,17 @@ from lam3_core.run.failures import StageErrors, generation_errors, summary_error
 from lam3_core.run.generation import run_generation
 from lam3_core.run.importing import import_generations, read_foreign_generations
 from lam3_core.run.judging import judge_records
+from lam3_core.run.report_writer import write_report_html
 from lam3_core.run.rundir import FILES, RunDir
-from lam3_core.run.samples import check_images, load_dataset
+from lam3_core.run.runs_index import run_state
+from lam3_core.run.samples import LoadedDataset, check_images, load_dataset
 from lam3_core.run.sampling import check_can_sample
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
 from lam3_core.run.uncertainty_stage import prepare_metrics, run_uncertainty_stage, uncertainty_sections
+
+if TYPE_CHECKING:
+    from lam3_core.run.preflight import Preflight
 
 log = logging.getLogger("lam3")
 
@@ -73,7 +80,7 @@ def _given(config: RunConfig | Mapping | None) -> dict:
     return {k: v for k, v in dataclasses.asdict(config).items() if v != getattr(defaults, k)}
 
 
-def _out(cfg: RunConfig) -> RunDir:
+def output_dir(cfg: RunConfig) -> RunDir:
     if not cfg.out:
         raise UsageError("No output directory given.",
                          "Pass --out DIR (a new directory, or an earlier run's to resume).")
@@ -103,8 +110,9 @@ def _finish(session: RunSession, summary: dict | None, stages: list[StageErrors]
 
 
 def _summarize(session: RunSession, gens: list[Generation], measures: dict[str, str],
-               judges: dict[str, Judge]) -> dict:
-    """summary.json, ensemble.jsonl and report.md from the run's records; judges add their own figures."""
+               judges: dict[str, Judge], examples: int = DEFAULT_PER_ATTACK) -> dict:
+    """summary.json, ensemble.jsonl, report.md and report.html from the run's records; judges add their own
+    figures. ``examples``: how many flagged and disputed records per attack report.html shows."""
     rundir = session.rundir
     verdicts = read_verdicts(rundir)
     policy = session.cfg.ensemble_policy(measures)
@@ -124,6 +132,8 @@ def _summarize(session: RunSession, gens: list[Generation], measures: dict[str, 
     write_text_atomic(rundir.file("ensemble"), "".join(json.dumps(e.to_dict()) + "\n" for e in ensemble.values()))
     write_json_atomic(rundir.file("summary"), summary)
     write_text_atomic(rundir.file("report"), render(summary))
+    write_report_html(rundir, summary, session.meta, gens, verdicts, ensemble, command=session.command,
+                      examples=examples, quiet=session.cfg.quiet, max_error_rate=session.cfg.max_error_rate)
     session.summary = summary
     return summary
 
@@ -140,15 +150,21 @@ def _judge_and_summarize(session: RunSession, judges: dict[str, Prepared], gens:
     return _summarize(session, gens, measures, {n: j.instance for n, j in judges.items()})
 
 
+def with_dataset_judges(cfg: RunConfig, dataset: LoadedDataset, with_judges: bool) -> RunConfig:
+    """The dataset's own judges when the command judges and the user named none (POPE is scored against its labels)."""
+    if with_judges and not cfg.judges and dataset.judges:
+        return dataclasses.replace(cfg, judges=list(dataset.judges))
+    return cfg
+
+
 def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins: Plugins | None,
                         argv: Sequence[str] | None) -> RunOutcome:
     cfg.validate(need_model=True, need_judges=False)
     plugins = plugins or load_plugins()
-    rundir = _out(cfg)
+    rundir = output_dir(cfg)
     rundir.check_writable_target()
     dataset = load_dataset(plugins, cfg)
-    if with_judges and not cfg.judges and dataset.judges:
-        cfg = dataclasses.replace(cfg, judges=list(dataset.judges))
+    cfg = with_dataset_judges(cfg, dataset, with_judges)
     cfg.validate(need_model=True, need_judges=with_judges)
     model = prepare(plugins, "model", str(cfg.model), cfg.model_args)
     attacks = prepare_attacks(plugins, cfg)
@@ -200,12 +216,9 @@ def _judge_source(source: Path, cfg_out: str | None) -> tuple[Path | None, Path]
     return (parent if in_place else None), source
 
 
-def judge(source: str | Path, config: RunConfig | Mapping, *, plugins: Plugins | None = None,
-          argv: Sequence[str] | None = None) -> RunOutcome:
-    """Score a run directory, or a generations file made elsewhere (``config.out`` says where then).
-
-    Settings not given are taken from the source run's configuration (thresholds, ensemble, ...).
-    """
+def judge_setup(source: str | Path, config: RunConfig | Mapping) -> tuple[Path, RunConfig]:
+    """(the generations file to score, the judge command's configuration): settings not given are taken from
+    the source run's configuration; the output directory defaults to the source run."""
     src = Path(source).expanduser()
     if not src.exists():
         raise UsageError(f"Not found: {src}.", "Pass a run directory or a generations .jsonl file.")
@@ -221,6 +234,16 @@ def judge(source: str | Path, config: RunConfig | Mapping, *, plugins: Plugins |
             raise UsageError(f"Where should the verdicts for {src} go?", "Pass --out DIR.")
         cfg = dataclasses.replace(cfg, out=str(run_dir))
     cfg.validate(need_model=False, need_judges=True)
+    return generations_file, cfg
+
+
+def judge(source: str | Path, config: RunConfig | Mapping, *, plugins: Plugins | None = None,
+          argv: Sequence[str] | None = None) -> RunOutcome:
+    """Score a run directory, or a generations file made elsewhere (``config.out`` says where then).
+
+    Settings not given are taken from the source run's configuration (thresholds, ensemble, ...).
+    """
+    generations_file, cfg = judge_setup(source, config)
     plugins = plugins or load_plugins()
     rundir = RunDir(cfg.out)
     if not rundir.is_run:
@@ -238,8 +261,9 @@ def judge(source: str | Path, config: RunConfig | Mapping, *, plugins: Plugins |
 
 
 def report(run_dir: str | Path, config: RunConfig | Mapping | None = None, *, plugins: Plugins | None = None,
-           argv: Sequence[str] | None = None) -> RunOutcome:
-    """Rebuild summary.json and report.md from a run directory, with other thresholds or strategy if given.
+           argv: Sequence[str] | None = None, examples: int = DEFAULT_PER_ATTACK) -> RunOutcome:
+    """Rebuild summary.json, report.md and report.html from a run directory, with other thresholds or strategy
+    if given; ``examples`` flagged and disputed records per attack are shown in report.html.
 
     The thresholds and strategy used go into summary.json, and the invocation into meta.json.
     """
@@ -252,17 +276,33 @@ def report(run_dir: str | Path, config: RunConfig | Mapping | None = None, *, pl
     verdicts = read_verdicts(rundir)
     have = {v.judge for v in verdicts}
     missing = [j for j in cfg.judges if j not in have]
-    if missing:
+    stopped = run_state(meta, True).status != "finished"
+    if missing and (_given(config).get("judges") or not stopped):
         raise UsageError(
             f"{rundir.path} has no verdicts from {', '.join(missing)}.",
             f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}",
         )
+    if missing:
+        log.warning("%s has no verdicts from %s yet: its judging stopped before them, so the report is partial "
+                    "(rerun the command that made it to finish it)", rundir.path, ", ".join(missing))
     plugins = plugins or load_plugins()
     measures = {v.judge: v.measures for v in verdicts}
     judges = _judges_for_figures(plugins, cfg)
     with RunSession(plugins, cfg, rundir, "report", argv or sys.argv) as session:
-        summary = _summarize(session, read_generations(rundir), measures, judges)
-        return _finish(session, summary, summary_errors(summary), f"open {rundir.file('report')}")
+        summary = _summarize(session, read_generations(rundir), measures, judges, examples)
+        return _finish(session, summary, summary_errors(summary), f"open {rundir.file('report_html').resolve()}")
+
+
+def preflight(command: str, config: RunConfig | Mapping, source: str | Path | None = None, *,
+              plugins: Plugins | None = None) -> Preflight:
+    """What ``command`` (eval, generate or judge; judge scores ``source``) would check and write, checked without
+    loading a model or creating anything (``--dry-run``)."""
+    from lam3_core.run.preflight import generation_preflight, judge_preflight
+
+    plugins = plugins or load_plugins()
+    if command == "judge":
+        return judge_preflight(source, config, plugins)
+    return generation_preflight(_config(config), command, plugins)
 
 
 def _judges_for_figures(plugins: Plugins, cfg: RunConfig) -> dict[str, Judge]:

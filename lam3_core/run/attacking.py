@@ -46,13 +46,7 @@ class AttackStore:
 
     def check_same_arguments(self) -> None:
         """Refuse to mix attacked samples made with other arguments of this attack."""
-        old = {r.get("identity") for r in self.store.records}
-        if old and old != {self.attack.identity_hash}:
-            raise UsageError(
-                f"{self.rundir} already holds samples attacked by {self.attack.name} with other arguments.",
-                f"Use a new --out for the new {self.attack.name} arguments, or the arguments used before "
-                f"(meta.json, attacks.{self.attack.name}).",
-            )
+        check_attack_arguments(self.rundir, self.attack, self.store.records)
 
     def versions(self, originals: list[Sample], hashes: dict[str, str], batch_size: int,
                  model: Callable[[], Model], quiet: bool) -> list[Attacked]:
@@ -114,6 +108,17 @@ class AttackStore:
         sent = replace(original, prompt=record["prompt"], images=resolve_images(self.rundir, record["images"]),
                        meta={**original.meta, "variant": record["variant"]})
         return Attacked(original, sent, record["variant"], record["attack_info"], list(record["images"]))
+
+
+def check_attack_arguments(rundir: RunDir, attack: Prepared, records: list[dict]) -> None:
+    """Refuse ``attack`` when the samples it attacked in ``rundir`` (``records``) were made with other arguments."""
+    old = {r.get("identity") for r in records}
+    if old and old != {attack.identity_hash}:
+        raise UsageError(
+            f"{rundir} already holds samples attacked by {attack.name} with other arguments.",
+            f"Use a new --out for the new {attack.name} arguments, or the arguments used before "
+            f"(meta.json, attacks.{attack.name}).",
+        )
 
 
 def resolve_images(rundir: RunDir, images: list[str]) -> list[str]:

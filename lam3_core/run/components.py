@@ -88,15 +88,17 @@ def prepare_judges(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
     return {name: prepare_judge(plugins, name, cfg.judge_args.get(name, {})) for name in names}
 
 
+def prepare_attack(plugins: Plugins, name: str, args: dict) -> Prepared:
+    """An attack with its identity: resolved arguments, distribution, and the attack's own config()."""
+    item = prepare(plugins, "attack", name, args)
+    attack: Attack = item.instance
+    item.extra = {"config": attack.config()}
+    return item
+
+
 def prepare_attacks(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
     """Every selected attack (``none`` when there is none) with its resolved ``--attack-arg`` values."""
-    prepared = {}
-    for name in cfg.attacks or ["none"]:
-        item = prepare(plugins, "attack", name, cfg.attack_args.get(name, {}))
-        attack: Attack = item.instance
-        item.extra = {"config": attack.config()}
-        prepared[name] = item
-    return prepared
+    return {name: prepare_attack(plugins, name, cfg.attack_args.get(name, {})) for name in cfg.attacks or ["none"]}
 
 
 def check_ready(model: Prepared | None, judges: dict[str, Prepared],

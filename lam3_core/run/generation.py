@@ -16,6 +16,7 @@ from lam3_core.kit.batching import is_out_of_memory
 from lam3_core.run.attacking import Attacked, AttackStore
 from lam3_core.run.components import Prepared
 from lam3_core.run.progress import Progress
+from lam3_core.run.rundir import RunDir
 from lam3_core.run.samples import LoadedDataset
 from lam3_core.run.sampling import add_samples
 from lam3_core.run.session import RunSession
@@ -32,15 +33,19 @@ def verdict_store(session: RunSession) -> JsonlAppender:
     return JsonlAppender(session.rundir.file("verdicts"), key=lambda r: (r["record_id"], r["judge"]))
 
 
-def _check_same_settings(session: RunSession, store: JsonlAppender) -> None:
-    """Refuse new generation settings on a directory that holds generations made with others."""
-    old, new = session.meta.get("generation"), session.cfg.generation_part()
-    if store.records and old and old != new:
+def check_generation_settings(rundir: RunDir, old: dict | None, new: dict, has_generations: bool) -> None:
+    """Refuse new generation settings (``new``) on a directory that holds generations made with others (``old``)."""
+    if has_generations and old and old != new:
         changed = ", ".join(k for k in new if old.get(k) != new.get(k))
         raise UsageError(
-            f"{session.rundir} holds a run made with different generation settings ({changed}).",
+            f"{rundir} holds a run made with different generation settings ({changed}).",
             "Use a new --out for the new settings, or the same settings to resume.",
         )
+
+
+def _check_same_settings(session: RunSession, store: JsonlAppender) -> None:
+    new = session.cfg.generation_part()
+    check_generation_settings(session.rundir, session.meta.get("generation"), new, bool(store.records))
     session.record("generation", None, new)
     session.commit_config()
 

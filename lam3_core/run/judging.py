@@ -21,6 +21,7 @@ from lam3_core.run.fingerprints import image_digest
 from lam3_core.run.generation import verdict_store
 from lam3_core.run.judgecache import JudgeCache, NoCache, default_cache_path
 from lam3_core.run.progress import Progress
+from lam3_core.run.rundir import RunDir
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import JsonlAppender
 
@@ -41,20 +42,27 @@ def judge_item(session: RunSession, g: Generation) -> JudgeItem:
     return JudgeItem(g.request, g.response, resolve_images(session.rundir, g.images), g.record_id, g.context, g.label)
 
 
+def judged_by_other_code(rundir: RunDir, recorded: dict, verdicts: list[dict], judge: Prepared) -> bool:
+    """Whether ``judge``'s verdicts in ``rundir`` came from other code of the same judge (to judge again);
+    refuses verdicts made with other settings. ``recorded`` is meta.json's ``judges``."""
+    old = {r.get("judge_config") for r in verdicts if r["judge"] == judge.name}
+    if not old or old == {judge.identity_hash}:
+        return False
+    before = recorded.get(judge.name, {})
+    same_settings = (before.get("args"), before.get("version"), before.get("judge_version")) == (
+        judge.meta()["args"], judge.component.version, judge.instance.version)
+    if not same_settings:
+        raise UsageError(
+            f"{rundir} already holds {judge.name} verdicts made with other judge settings.",
+            f"Use a new --out for the new {judge.name} settings (lam3 judge {rundir.file('generations')} "
+            f"--out NEW_DIR ...), or the settings used before (meta.json, judges.{judge.name}).",
+        )
+    return True
+
+
 def _reconcile(session: RunSession, store: JsonlAppender, judge: Prepared) -> None:
     """Refuse other arguments; judge again after a code change; drop errored verdicts to retry them."""
-    mine = [r for r in store.records if r["judge"] == judge.name]
-    old = {r.get("judge_config") for r in mine}
-    if old and old != {judge.identity_hash}:
-        before = session.meta.get("judges", {}).get(judge.name, {})
-        same_settings = (before.get("args"), before.get("version"), before.get("judge_version")) == (
-            judge.meta()["args"], judge.component.version, judge.instance.version)
-        if not same_settings:
-            raise UsageError(
-                f"{session.rundir} already holds {judge.name} verdicts made with other judge settings.",
-                f"Use a new --out for the new {judge.name} settings (lam3 judge {session.rundir.file('generations')} "
-                f"--out NEW_DIR ...), or the settings used before (meta.json, judges.{judge.name}).",
-            )
+    if judged_by_other_code(session.rundir, session.meta.get("judges", {}), store.records, judge):
         log.warning("the code of %s changed since its verdicts in %s were made: judging again", judge.name,
                     session.rundir)
         store.discard(lambda r: r["judge"] == judge.name)

@@ -15,7 +15,7 @@ import time
 log = logging.getLogger("lam3")
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -49,10 +49,11 @@ class Progress:
             rate = self.done / elapsed if elapsed > 0 else 0.0
             left = (self.total - self.done) / rate if rate > 0 else float("nan")
             log.info("%s: %d/%d %s, %.2f/s, about %s left", self.stage, self.done, self.total, self.unit, rate,
-                     _duration(left) if left == left else "unknown")
+                     duration_text(left) if left == left else "unknown")
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
         elapsed = time.monotonic() - self.started
         rate = self.done / elapsed if elapsed > 0 else 0.0
-        log.info("%s: %d/%d %s in %s (%.2f/s)", self.stage, self.done, self.total, self.unit, _duration(elapsed), rate)
+        log.info("%s: %d/%d %s in %s (%.2f/s)", self.stage, self.done, self.total, self.unit, duration_text(elapsed),
+                 rate)

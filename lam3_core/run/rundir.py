@@ -27,6 +27,7 @@ FILES = {
     "summary": "summary.json",
     "uncertainty": "uncertainty.jsonl",
     "report": "report.md",
+    "report_html": "report.html",
     "log": "lam3.log",
 }
 ATTACKS = "attacks"
