@@ -37,6 +37,7 @@ _RUN_API = {
     "report": "lam3_core.run.api",
     "RunOutcome": "lam3_core.run.api",
     "RunConfig": "lam3_core.run.config",
+    "preflight": "lam3_core.run.api",
 }
 
 
@@ -82,6 +83,7 @@ __all__ = [
     "judge",
     "load_image",
     "neutralise",
+    "preflight",
     "report",
     "run_batched",
 ]

@@ -29,7 +29,15 @@ from lam3_core.interfaces.components import Judge
 from lam3_core.interfaces.errors import Lam3Error, RunFailed, UsageError
 from lam3_core.interfaces.records import Generation, Verdict
 from lam3_core.run.calibrate import corrected_rates
-from lam3_core.run.components import Prepared, check_ready, prepare, prepare_attacks, prepare_judge, prepare_judges
+from lam3_core.run.components import (
+    Prepared,
+    check_ready,
+    model_requirements,
+    prepare,
+    prepare_attacks,
+    prepare_judge,
+    prepare_judges,
+)
 from lam3_core.run.config import RunConfig, resolve
 from lam3_core.run.failures import StageErrors, generation_errors, summary_errors
 from lam3_core.run.generation import run_generation
@@ -39,7 +47,6 @@ from lam3_core.run.report_writer import write_report_html
 from lam3_core.run.rundir import FILES, RunDir
 from lam3_core.run.runs_index import run_state
 from lam3_core.run.samples import LoadedDataset, check_images, load_dataset
-from lam3_core.run.sampling import check_can_sample
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
 from lam3_core.run.uncertainty_stage import prepare_metrics, run_uncertainty_stage, uncertainty_sections
@@ -170,11 +177,8 @@ def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins
     attacks = prepare_attacks(plugins, cfg)
     judges = prepare_judges(plugins, cfg) if with_judges else {}
     metrics = prepare_metrics(plugins, cfg)
-    check_can_sample(model.instance, str(cfg.model), cfg.samples)
-    if cfg.gen_config().trace_attentions:
-        model.instance.check_image_attention()
-    for attack in attacks.values():
-        attack.instance.check_model(model.instance)
+    for _, _, check in model_requirements(cfg, model, attacks):
+        check()
     check_ready(model, judges, metrics)
     check_images(dataset.samples, model.instance.reads_images)
     with RunSession(plugins, cfg, rundir, command, argv or sys.argv) as session:

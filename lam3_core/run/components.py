@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from lam3_core.kit.hf import MissingWeights
 from lam3_core.kit.secrets import is_secret, redact
 from lam3_core.run.config import RunConfig
 from lam3_core.run.fingerprints import code_fingerprint
+from lam3_core.run.sampling import check_can_sample
 
 log = logging.getLogger("lam3")
 
@@ -119,3 +121,19 @@ def check_ready(model: Prepared | None, judges: dict[str, Prepared],
         lines = "\n".join(f"- {owner}: {exc}" for owner, exc in missing)
         raise UsageError(f"Weights are missing for {len(missing)} components:\n{lines}",
                          "Each line says where lam3 looked and the option to pass.")
+
+
+def model_requirements(cfg: RunConfig, model: Prepared,
+                       attacks: dict[str, Prepared]) -> list[tuple[str, str, Callable]]:
+    """What the run asks of its model, as (name, what passing means, check) triples: K sampled answers,
+    attention maps, gradients for a white-box attack. A run calls every check and stops at the first
+    failure; ``--dry-run`` calls them all and lists every failure. One list, so the two never drift."""
+    checks: list[tuple[str, str, Callable]] = []
+    if cfg.samples:
+        checks.append(("sampling", f"the model draws {cfg.samples} sampled answers per record",
+                       lambda: check_can_sample(model.instance, str(cfg.model), cfg.samples)))
+    if cfg.gen_config().trace_attentions:
+        checks.append(("attention maps", "the model traces its image attention", model.instance.check_image_attention))
+    checks += [(f"attack {name} on model {cfg.model}", "the attack can run against this model",
+                lambda a=attack: a.instance.check_model(model.instance)) for name, attack in attacks.items()]
+    return checks

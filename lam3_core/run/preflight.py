@@ -24,7 +24,7 @@ from lam3_core.interfaces.errors import Lam3Error, UsageError
 from lam3_core.kit.hf import HFLoadArgs
 from lam3_core.run import api, resources
 from lam3_core.run.attacking import check_attack_arguments
-from lam3_core.run.components import Prepared, prepare, prepare_attack, prepare_judge
+from lam3_core.run.components import Prepared, model_requirements, prepare, prepare_attack, prepare_judge
 from lam3_core.run.config import RunConfig
 from lam3_core.run.generation import check_generation_settings
 from lam3_core.run.importing import read_foreign_generations
@@ -33,7 +33,6 @@ from lam3_core.run.resources import RUNTIME_MARGIN, disk_needed, free_disk, gib,
 from lam3_core.run.rundir import RunDir
 from lam3_core.run.runs_index import lock_held
 from lam3_core.run.samples import check_images, load_dataset
-from lam3_core.run.sampling import check_can_sample
 from lam3_core.run.store import read_jsonl
 from lam3_core.run.uncertainty_stage import prepare_metrics
 
@@ -261,15 +260,9 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
 
 
 def _check_model_can(pre: Preflight, cfg: RunConfig, model: Prepared, attacks: Mapping[str, Prepared]) -> None:
-    """What the run asks of its model: K sampled answers, attention maps, gradients for a white-box attack."""
-    if cfg.samples:
-        pre.attempt("sampling", lambda: check_can_sample(model.instance, str(cfg.model), cfg.samples),
-                    f"the model draws {cfg.samples} sampled answers per record")
-    if cfg.gen_config().trace_attentions:
-        pre.attempt("attention maps", model.instance.check_image_attention, "the model traces its image attention")
-    for name, attack in attacks.items():
-        pre.attempt(f"attack {name} on model {cfg.model}", lambda a=attack: a.instance.check_model(model.instance),
-                    "the attack can run against this model")
+    """What the run asks of its model (the run's own list of requirements), every failure listed."""
+    for name, passing, check in model_requirements(cfg, model, dict(attacks)):
+        pre.attempt(name, check, passing)
 
 
 def _prepare_judges(pre: Preflight, plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
