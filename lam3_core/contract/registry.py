@@ -181,7 +181,7 @@ class Component:
             raise PluginFault(
                 f"The {self.kind} {self.name!r} from {self.distribution} {self.version} failed while being created "
                 f"({type(exc).__name__}: {exc}). This is a bug in {self.distribution}: report it to its authors "
-                "with the traceback (printed above, and in the run's lam3.log)."
+                "with the traceback printed above."
             ) from exc
         interface = KINDS[self.kind].interface
         if not isinstance(made, interface) or (self.kind == "dataset" and isinstance(made, (str, bytes, Mapping))):
