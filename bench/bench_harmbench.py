@@ -30,12 +30,12 @@ import time
 from pathlib import Path
 
 import torch
-from lam3_judges_harmbench.judge import HarmBenchJudge
-from lam3_judges_harmbench.labels import label_token_ids
+from lam3_judges_harmbench.judge import LABEL_FIX, HarmBenchJudge
 from lam3_judges_harmbench.prompts import PROMPTS
 from lam3_judges_harmbench.testing import steer_to_labels
 
 from lam3_core import JudgeItem
+from lam3_core.kit.causal_scoring import label_token_ids
 from lam3_core.testing.tinymodels import build_bpe_tokenizer
 
 WORDS = ("the a to of and in is it you that for on with as are this be at or have from by not but what all were "
@@ -105,7 +105,7 @@ def run(args) -> dict:
     tok = build_bpe_tokenizer(corpus=[PROMPTS["llama2"].standard, " ".join(WORDS) * 3, *["Yes No yes no"] * 20],
                               vocab_size=args.bpe_vocab)
     build_s, model = timed(classifier_model, args.size, len(tok))
-    steer_to_labels(model, label_token_ids(tok, "yes"), label_token_ids(tok, "no"))
+    steer_to_labels(model, *(label_token_ids(tok, word, "harmbench", LABEL_FIX) for word in ("yes", "no")))
     items = synthetic_items(tok, args.n, args.response_tokens)
     batched = PrebuiltHarmBench(tok, model, batch_size=args.batch)
     batched.score(items[: args.batch])  # warm-up (and load)
