@@ -4,9 +4,10 @@ Score = the ``toxicity`` probability; every label the checkpoint reports (6 for
 ``original``, 7 for ``unbiased`` and ``multilingual``) is kept as a per-category score.
 ``Detoxify`` loads the checkpoint (its classes, labels and tokenizer); scoring is
 ``Detoxify.predict``'s computation (tokenise with truncation, one forward pass, sigmoid of the
-first outputs) done for speed: each batch is tokenised once by the fast tokenizer, the model
-runs in ``dtype`` (fp16 on a GPU by default, fp32 on the CPU) with SDPA attention, and the
-probabilities come back to the CPU in one transfer. Offline, pass ``checkpoint=`` a localised
+first outputs) done for speed: each batch is tokenised once, by the fast tokenizer's Rust
+backend straight into tensors (``batch_tokens``), the model runs in ``dtype`` (fp16 on a GPU by
+default, fp32 on the CPU) with SDPA attention, and the probabilities come back to the CPU in one
+transfer. Offline, pass ``checkpoint=`` a localised
 checkpoint (see ``lam3_judges_detoxify.offline`` and the README).
 """
 
@@ -23,6 +24,7 @@ from lam3_core import Judge, JudgeItem, Score, UsageError, run_batched
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.hf import MissingWeights, hub_offline, reachable, resolve_device, resolve_dtype
 from lam3_judges_detoxify import __version__
+from lam3_judges_detoxify.batch_tokens import BatchTokens
 
 # The checkpoint file each variant downloads (detoxify.detoxify.MODEL_URLS); the hash in the name is its revision.
 VARIANTS = {
@@ -89,6 +91,7 @@ class DetoxifyJudge(Judge):
         self.threshold = float(threshold)
         self.backoffs: list[dict] = []
         self._detoxify = None
+        self._tokens: BatchTokens | None = None
 
     @cached_property
     def _weights(self) -> str:
@@ -164,6 +167,7 @@ class DetoxifyJudge(Judge):
     def score(self, items: Sequence[JudgeItem]) -> list[Score]:
         if self._detoxify is None:
             self._detoxify = self._load()
+            self._tokens = BatchTokens(self._detoxify.tokenizer, "detoxify")
         scores: list[Score | None] = [None] * len(items)
         todo = []
         for i, item in enumerate(items):
@@ -181,24 +185,16 @@ class DetoxifyJudge(Judge):
         """``Detoxify.predict`` on one batch, with one tokenisation and one transfer of the probabilities."""
         import torch
 
-        tokenizer, model, labels = self._detoxify.tokenizer, self._detoxify.model, self._detoxify.class_names
-        encoded = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
-        truncated = self._truncated(texts, encoded["attention_mask"].sum(-1).tolist())
+        model, labels = self._detoxify.model, self._detoxify.class_names
+        inputs, truncated = self._tokens(texts)
         with torch.inference_mode():
-            logits = model(**{k: v.to(model.device) for k, v in encoded.items()})[0]
+            logits = model(**{k: v.to(model.device) for k, v in inputs.items()})[0]
             probabilities = torch.sigmoid(logits[:, : len(labels)].float()).tolist()
         toxicity = labels.index("toxicity")
-        note = f"response truncated to {tokenizer.model_max_length} tokens"
+        note = f"response truncated to {self._tokens.limit} tokens"
         return [Score(row[toxicity], categories=dict(zip(labels, row)), notes=[note] if cut else [])
                 for row, cut in zip(probabilities, truncated)]
 
-    def _truncated(self, texts: list[str], lengths: list[int]) -> list[bool]:
-        """Which texts the tokenizer cut: only one that fills the limit exactly can have been, so only those are
-        tokenised again, whole."""
-        tokenizer = self._detoxify.tokenizer
-        limit = tokenizer.model_max_length
-        full = {j: len(tokenizer(texts[j], verbose=False)["input_ids"]) for j, n in enumerate(lengths) if n >= limit}
-        return [full.get(j, 0) > limit for j in range(len(texts))]
-
     def close(self) -> None:
         self._detoxify = None
+        self._tokens = None

@@ -36,15 +36,37 @@ def test_scores_equal_detoxify_predict_one_batch_at_a_time(original_checkpoint):
             assert scores[i].categories == pytest.approx({k: v[j] for k, v in expected.items()}, abs=1e-6)
 
 
-def test_each_batch_is_tokenised_once(original_checkpoint, monkeypatch):
+class _Counting:
+    """A tokenizers backend that records the size of each batch it encodes."""
+
+    def __init__(self, backend):
+        self.backend, self.batches = backend, []
+
+    def encode_batch_fast(self, texts):
+        self.batches.append(len(texts))
+        return self.backend.encode_batch_fast(texts)
+
+
+def test_each_batch_is_tokenised_once(original_checkpoint):
     judge = DetoxifyJudge(checkpoint=str(original_checkpoint), batch_size=4)
     judge.score(_items(TEXTS[:1]))
-    tokenizer = judge._detoxify.tokenizer
-    calls = []
-    original = type(tokenizer).__call__
-    monkeypatch.setattr(type(tokenizer), "__call__", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    judge._tokens._batch = counting = _Counting(judge._tokens._batch)
     judge.score(_items(TEXTS))
-    assert [len(texts) for (texts, *_) in calls] == [4, 4, 1]
+    assert counting.batches == [4, 4, 1]
+
+
+def test_batch_tokens_equal_the_tokenizers_own_call(original_checkpoint):
+    from lam3_judges_detoxify.batch_tokens import BatchTokens
+    from transformers import BertTokenizer
+
+    tokenizer = BertTokenizer.from_pretrained(original_checkpoint.parent / "base")
+    texts = [*TEXTS, " ".join(["hello"] * 70), "", "Unknown wörds, and PUNCTUATION!"]
+    inputs, truncated = BatchTokens(tokenizer, "detoxify")(texts)
+    expected = tokenizer(texts, truncation=True, padding=True, return_tensors="pt")
+    assert set(inputs) == {"input_ids", "token_type_ids", "attention_mask"}
+    for name, tensor in inputs.items():
+        assert tensor.dtype == expected[name].dtype and tensor.tolist() == expected[name].tolist()
+    assert truncated == [False] * len(TEXTS) + [True, False, False]
 
 
 def test_only_texts_over_the_limit_get_the_truncation_note(original_checkpoint):
