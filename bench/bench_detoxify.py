@@ -124,7 +124,6 @@ def run(args) -> dict:
     checkpoint = build_checkpoint(tmp / "detoxify", words=WORDS, vocab_size=30522 if real else None,
                                   model_max_length=512 if real else 64, **(BERT_BASE if real else {}))
     calibrate_head(checkpoint, texts[:256], args.spread, device)
-    keep_weights(DetoxifyJudge, key=lambda judge: (judge.checkpoint, judge._precision))
     generations = write_generations(items, tmp / "generations.jsonl")
     small = write_generations(items[: args.n_small], tmp / "small.jsonl")
     warm = write_generations(items[: args.batch], tmp / "warmup.jsonl")
@@ -148,6 +147,7 @@ def run(args) -> dict:
     seconds, verdicts = lam3_judge(small, tmp / "cli-batch", "detoxify", base, args.cli_batch)
     record(f"lam3_default_cli_batch_{args.cli_batch}", seconds, [v["score"] for v in verdicts])
     judge = load_plugins().get("judge", "detoxify").create(**base)
+    judge.score(items[: args.batch])  # warm-up
     seconds, scores = timed(lambda: [s.score for k in range(0, len(items), args.batch)
                                      for s in judge.score(items[k:k + args.batch])])
     record("judge_score_default", seconds, scores)
@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--spread", type=float, default=3.0, help="std of each label's logit over the texts")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as workdir:
+    loaded_once = keep_weights(DetoxifyJudge, key=lambda judge: (judge.checkpoint, judge._device, judge._precision))
+    with tempfile.TemporaryDirectory() as workdir, loaded_once:
         args.workdir = workdir
         result = run(args)
     runs, agree = result["runs"], result["agreement"]

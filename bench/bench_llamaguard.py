@@ -129,7 +129,7 @@ def hand_written(model, rows: list[list[int]], batch: int, pad_id: int, unsafe_i
         mask = torch.tensor([[0] * (width - len(rows[i])) + [1] * len(rows[i]) for i in chunk], device=model.device)
         with torch.inference_mode():
             logits = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                           logits_to_keep=1).logits[:, -1].float()
+                           use_cache=False, logits_to_keep=1).logits[:, -1].float()
         for i, p in zip(chunk, logits.softmax(-1)[:, unsafe_id].tolist()):
             out[i] = p
     return out
@@ -152,7 +152,6 @@ def run(args) -> dict:
     say(f"building and saving Llama Guard 2 ({args.size}) in {folder} ...")
     build_s, params = timed(build_guard, args.size, tok, folder, calibration, args.spread)
     generations = write_generations(items, tmp / "generations.jsonl")
-    keep_weights(LlamaGuardJudge, key=lambda judge: judge.load_args.source)
     base = {"path": str(folder), "batch_size": args.batch, "threshold": 1.0}
     runs: dict[str, dict] = {}
 
@@ -227,7 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bpe-vocab", type=int, default=8000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as workdir:
+    loaded_once = keep_weights(LlamaGuardJudge, key=lambda judge: repr(judge.load_args))
+    with tempfile.TemporaryDirectory() as workdir, loaded_once:
         args.workdir = workdir
         result = run(args)
     runs, ratios, agree = result["runs"], result["ratios"], result["agreement"]

@@ -4,7 +4,7 @@
 ``lam3_core.run.api.judge`` (what the ``lam3 judge`` command calls): the registry creates the
 judge from its arguments, and the run's judging stage batches, scores, writes verdicts.jsonl,
 meta.json, summary.json and the report. ``keep_weights`` makes a judge class load its weights
-once per process, so that a warm-up run loads them and the timed runs that follow do not.
+once, so that a warm-up run loads them and the timed runs that follow do not.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import json
 import platform
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -91,8 +92,9 @@ def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
-def keep_weights(judge_class: type, key: Callable[[object], object]) -> None:
-    """Patch ``judge_class._load`` so that judges with the same ``key(judge)`` load their weights once."""
+@contextmanager
+def keep_weights(judge_class: type, key: Callable[[object], object]) -> Iterator[None]:
+    """Within the block, judges of ``judge_class`` with the same ``key(judge)`` load their weights once."""
     original = judge_class._load
     loaded: dict = {}
 
@@ -102,6 +104,10 @@ def keep_weights(judge_class: type, key: Callable[[object], object]) -> None:
         return loaded[key(self)]
 
     judge_class._load = _load
+    try:
+        yield
+    finally:
+        judge_class._load = original
 
 
 def write_generations(items: Sequence[JudgeItem], path: Path) -> Path:
