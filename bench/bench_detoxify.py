@@ -15,8 +15,9 @@ refusals. Timed, each after a warm-up that loads the weights once per precision:
 * ``lam3 judge`` with the defaults at the command's default ``--batch-size`` 8 (``--n-small``
   items): the run hands the judge that many texts at a time;
 * the judge's own ``score`` on the same items in the same chunks (the judge without the run);
-* the hand-written loop: the same token ids (tokenised beforehand), length-sorted batches of the
-  same size, the model in the same precision, sigmoid, one transfer per batch;
+* the hand-written loop: length-sorted batches of the same size, the tokenizer's own call
+  (``return_tensors="pt"``), the model in the same precision, sigmoid, one transfer per batch;
+  and the same loop on ids tokenised beforehand (the model alone: a bound no path can beat);
 * ``Detoxify.predict`` in fp32, length-sorted batches of 64 (``--n-small`` items): the path the
   judge took before.
 
@@ -80,24 +81,30 @@ def calibrate_head(checkpoint: Path, texts: list[str], spread: float, device: st
     torch.save(saved, checkpoint)
 
 
-def hand_written(model, tokenizer, texts: list[str], batch: int) -> tuple[float, list[float]]:
-    """(seconds, toxicity) of a plain loop over pre-tokenised, length-sorted batches; tokenising is not timed."""
+def hand_written(model, tokenizer, texts: list[str], batch: int) -> dict[str, tuple[float, list[float]]]:
+    """(seconds, toxicity) of a plain loop over length-sorted batches, the model in its precision: with the
+    tokenizer's own call inside the loop (``hand_written_loop``, what a user writes), and on ids tokenised
+    beforehand (``hand_written_forward``, the model alone)."""
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     chunks = [order[k:k + batch] for k in range(0, len(order), batch)]
-    encoded = [tokenizer([texts[i] for i in chunk], truncation=True, padding=True, return_tensors="pt")
-               for chunk in chunks]
+
+    def tokenise(chunk: list[int]):
+        return tokenizer([texts[i] for i in chunk], truncation=True, padding=True, return_tensors="pt")
+
+    ready = [tokenise(chunk) for chunk in chunks]
     scores = [0.0] * len(texts)
 
-    def loop() -> None:
-        for chunk, inputs in zip(chunks, encoded):
+    def loop(tokenised: list | None) -> list[float]:
+        for k, chunk in enumerate(chunks):
+            inputs = tokenised[k] if tokenised else tokenise(chunk)
             with torch.inference_mode():
-                logits = model(**{k: v.to(model.device) for k, v in inputs.items()})[0]
+                logits = model(**{name: v.to(model.device) for name, v in inputs.items()})[0]
                 for i, p in zip(chunk, torch.sigmoid(logits[:, 0].float()).tolist()):
                     scores[i] = p
+        return list(scores)
 
-    loop()  # warm-up
-    seconds, _ = timed(loop)
-    return seconds, scores
+    loop(ready)  # warm-up
+    return {"hand_written_loop": timed(loop, None), "hand_written_forward": timed(loop, ready)}
 
 
 def detoxify_predict(checkpoint: Path, device: str, texts: list[str], batch: int) -> tuple[float, list[float]]:
@@ -152,7 +159,8 @@ def run(args) -> dict:
                                      for s in judge.score(items[k:k + args.batch])])
     record("judge_score_default", seconds, scores)
     model = judge._detoxify.model
-    record("hand_written_loop", *hand_written(model, judge._detoxify.tokenizer, texts, args.batch))
+    for name, (seconds, scores) in hand_written(model, judge._detoxify.tokenizer, texts, args.batch).items():
+        record(name, seconds, scores)
     record("detoxify_predict_fp32_batch_64", *detoxify_predict(checkpoint, device, texts[: args.n_small], 64))
 
     hand = runs["hand_written_loop"]["rps"]
@@ -171,6 +179,7 @@ def run(args) -> dict:
             "fp32_vs_detoxify_predict": agreement(toxicity["lam3_fp32"][: args.n_small],
                                                   toxicity["detoxify_predict_fp32_batch_64"]),
             "default_vs_hand_written": agreement(toxicity["lam3_default"], toxicity["hand_written_loop"]),
+            "hand_written_loop_vs_forward": agreement(toxicity["hand_written_loop"], toxicity["hand_written_forward"]),
         },
         "scores_spread": {"min": min(s for s in toxicity["lam3_fp32"] if s is not None),
                           "max": max(s for s in toxicity["lam3_fp32"] if s is not None)},

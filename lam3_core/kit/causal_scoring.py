@@ -87,7 +87,7 @@ def pad_token_id(tokenizer) -> int:
     return next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
 
 
-def left_pad(rows: Sequence[Sequence[int]], pad_id: int, skip: int = 0):
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int, skip: int = 0) -> tuple[Any, Any]:
     """``(input_ids, attention_mask)`` CPU tensors of ``rows`` without their first ``skip`` tokens, padded on the
     left to the longest."""
     import torch
@@ -127,9 +127,10 @@ class NextToken:
 
 @dataclass
 class Continuation:
-    """Greedy tokens of the continued rows (the first one included; each row stops after an end token,
-    the others run to ``max_new_tokens``), and, if asked, each step's log-probabilities
-    (rows, steps, vocabulary), step k being the distribution token k was chosen from."""
+    """Greedy tokens of the continued rows, the first one included: up to ``max_new_tokens``, fewer when
+    every row of a forward group has ended; after its end token a row has pad ids while others go on.
+    If asked, each step's log-probabilities (rows, steps, vocabulary): step k is the distribution
+    token k was chosen from (NaN for steps a row's group did not run)."""
 
     tokens: list[list[int]]
     logprobs: Any = None
@@ -222,6 +223,8 @@ class CausalScorer:
 
         if not first.groups:
             raise ValueError("continue_greedy needs a NextToken made with keep_cache=True")
+        if not rows:
+            return Continuation([])
         ends = torch.tensor(sorted(set(end_ids)), device=first.logprobs.device)
         wanted = {row: k for k, row in enumerate(rows)}
         tokens: list[list[int]] = [[] for _ in rows]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -53,6 +53,7 @@ def _downloaded(variant: str) -> bool:
     return (_torch_hub_checkpoints() / VARIANTS[variant]).is_file()
 
 
+@cache
 def _detoxify_version() -> str:
     try:
         return metadata.version("detoxify")

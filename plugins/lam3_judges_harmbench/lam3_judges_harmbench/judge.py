@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.causal_scoring import CausalScorer, label_token_ids, load_causal_lm, pad_token_id, template_prefix
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
+from lam3_judges_harmbench import __version__
 from lam3_judges_harmbench.prompts import PROMPTS
 
 DISTRIBUTION = "lam3-judges-harmbench"
@@ -77,7 +77,7 @@ class HarmBenchJudge(Judge):
     @property
     def version(self) -> str:
         return (f"{self.load_args.weights_source()}; {self.prompt.variant} prompt; "
-                f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}")
+                f"{DISTRIBUTION} {__version__}")
 
     # ---- prompt ---------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
@@ -27,6 +26,7 @@ from lam3_core.kit.arguments import check_number
 from lam3_core.kit.causal_scoring import CausalScorer, pad_token_id
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, from_pretrained
 from lam3_core.kit.neutralise import defuse_special_tokens
+from lam3_judges_strongreject import __version__
 from lam3_judges_strongreject.adapter import ADAPTER_ID, Adapter
 from lam3_judges_strongreject.prompt import GEMMA_BOS, RATINGS, render
 
@@ -69,7 +69,7 @@ class StrongRejectJudge(Judge):
     @property
     def version(self) -> str:
         return (f"{self.load_args.weights_source()} + {self.adapter.weights_source()}; "
-                f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}")
+                f"{DISTRIBUTION} {__version__}")
 
     # ---- prompt ---------------------------------------------------------------------------------
 

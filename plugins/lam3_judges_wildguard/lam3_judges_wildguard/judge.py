@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
@@ -38,6 +37,7 @@ from lam3_core.kit.causal_scoring import (
 )
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
 from lam3_core.kit.neutralise import defuse_special_tokens
+from lam3_judges_wildguard import __version__
 from lam3_judges_wildguard.prompt import LINES, MalformedOutput, parse_output, render
 
 DISTRIBUTION = "lam3-judges-wildguard"
@@ -85,7 +85,7 @@ class WildGuardJudge(Judge):
 
     @property
     def version(self) -> str:
-        return f"{self.load_args.weights_source()}; {DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
+        return f"{self.load_args.weights_source()}; {DISTRIBUTION} {__version__}"
 
     # ---- prompt ---------------------------------------------------------------------------------
 
