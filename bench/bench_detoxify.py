@@ -25,7 +25,8 @@ Printed and written to ``bench_detoxify.json``: the GPU, texts/s, ratios, and th
 each precision with fp32 and of fp32 with ``Detoxify.predict`` (largest |difference| of the
 toxicity score and the share of identical flags at 0.5).
 
-    PYTHONPATH=.:plugins/lam3_judges_detoxify python bench/bench_detoxify.py --out "$OUT"
+    pip install -c constraints.txt -e . -e plugins/lam3_judges_detoxify   # lam3 finds the judge by its entry point
+    HF_HUB_OFFLINE=1 python bench/bench_detoxify.py --out "$OUT"
 
 ``--size tiny`` runs the same code on the CPU with the tiny test checkpoint in seconds (a dry run).
 """
@@ -59,9 +60,10 @@ BERT_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads":
              "max_position_embeddings": 512, "initializer_range": 0.02}
 
 
-def calibrate_head(checkpoint: Path, texts: list[str], spread: float, device: str) -> None:
+def calibrate_head(checkpoint: Path, texts: list[str], spread: float, device: str) -> dict:
     """Set the classification head so that each label's logit has mean 0 and std ``spread`` over ``texts``:
-    each label reads its own random mix of the directions in which the pooled outputs vary."""
+    each label reads its own random mix of the directions in which the pooled outputs vary. Returns how
+    much the head magnifies the pooled outputs (a trained head magnifies rounding less than this one may)."""
     from detoxify import Detoxify
 
     detoxify = Detoxify(checkpoint=str(checkpoint), device=device)
@@ -73,12 +75,14 @@ def calibrate_head(checkpoint: Path, texts: list[str], spread: float, device: st
         basis = torch.linalg.svd(centered, full_matrices=False).Vh[:8]
         mix = torch.randn(model.classifier.weight.shape[0], len(basis), generator=torch.Generator().manual_seed(0))
         weight = mix.to(basis.device) @ basis
+        variation = (centered @ weight.T).std(0) / weight.norm(dim=1)
         weight *= (spread / (centered @ weight.T).std(0))[:, None]
         model.classifier.weight.copy_(weight)
         model.classifier.bias.copy_(-(pooled.mean(0) @ weight.T))
     saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
     saved["state_dict"] = {k: v.cpu() for k, v in model.state_dict().items()}
     torch.save(saved, checkpoint)
+    return {"pooled_variation_std": float(variation.mean()), "head_row_norm": float(weight.norm(dim=1).mean())}
 
 
 def hand_written(model, tokenizer, texts: list[str], batch: int) -> dict[str, tuple[float, list[float]]]:
@@ -130,7 +134,7 @@ def run(args) -> dict:
     say(f"building the {'bert-base' if real else 'tiny'} Detoxify checkpoint ...")
     checkpoint = build_checkpoint(tmp / "detoxify", words=WORDS, vocab_size=30522 if real else None,
                                   model_max_length=512 if real else 64, **(BERT_BASE if real else {}))
-    calibrate_head(checkpoint, texts[:256], args.spread, device)
+    head = calibrate_head(checkpoint, texts[:256], args.spread, device)
     generations = write_generations(items, tmp / "generations.jsonl")
     small = write_generations(items[: args.n_small], tmp / "small.jsonl")
     warm = write_generations(items[: args.batch], tmp / "warmup.jsonl")
@@ -167,7 +171,7 @@ def run(args) -> dict:
     return {
         "device": device_name(), "torch": torch.__version__, "size": args.size, "n": args.n,
         "n_small": args.n_small, "batch_size": args.batch, "default_dtype": str(judge._precision),
-        "attention": model.config._attn_implementation,
+        "attention": model.config._attn_implementation, "head": head,
         "params": sum(p.numel() for p in model.parameters()),
         "runs": runs,
         "ratios": {**{f"{name}_vs_hand_written": runs[name]["rps"] / hand for name in runs},

@@ -25,7 +25,8 @@ Printed and written to ``bench_llamaguard.json``: the GPU, responses/s, the rati
 agreement of the scores (largest |difference| and the share of identical flags at 0.5) and of
 the generated verdicts.
 
-    PYTHONPATH=.:plugins/lam3_judges_llamaguard python bench/bench_llamaguard.py --out "$OUT"
+    pip install -c constraints.txt -e . -e plugins/lam3_judges_llamaguard   # lam3 finds the judge by its entry point
+    HF_HUB_OFFLINE=1 python bench/bench_llamaguard.py --out "$OUT"
 
 ``--size tiny`` runs the same code on the CPU with a tiny model in seconds (a dry run).
 """
@@ -65,9 +66,9 @@ TINY = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "nu
         "num_key_value_heads": 2, "max_position_embeddings": 4096}
 
 
-def build_guard(size: str, tok, folder: Path, calibration: list[list[int]], spread: float) -> int:
+def build_guard(size: str, tok, folder: Path, calibration: list[list[int]], spread: float) -> tuple[int, dict]:
     """Save a random Llama Guard 2 (real or tiny size), steered with ``calibration`` prompts, and its tokenizer
-    to ``folder``; its parameter count."""
+    to ``folder``; its parameter count and the steering figures."""
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     shape = LLAMA_3_8B if size == "real" else {"vocab_size": len(tok), **TINY}
@@ -81,7 +82,8 @@ def build_guard(size: str, tok, folder: Path, calibration: list[list[int]], spre
             model = LlamaForCausalLM(config).eval()
     finally:
         torch.set_default_dtype(previous)
-    steer(model, calibration, tok.convert_tokens_to_ids("unsafe"), tok.convert_tokens_to_ids("safe"), spread)
+    steering = steer(model, calibration, tok.convert_tokens_to_ids("unsafe"), tok.convert_tokens_to_ids("safe"),
+                     spread)
     model.generation_config = GenerationConfig(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                                pad_token_id=tok.pad_token_id)
     model.save_pretrained(folder)
@@ -91,17 +93,18 @@ def build_guard(size: str, tok, folder: Path, calibration: list[list[int]], spre
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-    return params
+    return params, steering
 
 
-def steer(model, prompts: list[list[int]], unsafe_id: int, safe_id: int, spread: float) -> None:
+def steer(model, prompts: list[list[int]], unsafe_id: int, safe_id: int, spread: float) -> dict:
     """Rewrite the output rows so that the answer is "unsafe" or "safe" with odds that vary with the prompt.
 
     The last hidden states of ``prompts`` share a large common part (their mean) and vary along a
     few directions. Every other row points against the mean (logit about -30 for any prompt);
     "unsafe" and "safe" point in opposite directions along the largest variation, orthogonal to
     the mean and scaled so that the log-odds have a standard deviation of ``2 * spread`` over
-    ``prompts``: P(unsafe) spreads over (0, 1), around 0.5.
+    ``prompts``: P(unsafe) spreads over (0, 1), around 0.5. Returns the size of that variation
+    against the common part: the smaller it is, the more the steered scores magnify rounding.
     """
     with torch.no_grad():
         hidden = torch.stack([model.model(torch.tensor([ids], device=model.device)).last_hidden_state[0, -1].float()
@@ -116,6 +119,7 @@ def steer(model, prompts: list[list[int]], unsafe_id: int, safe_id: int, spread:
         head.copy_((-30.0 / float(mean.norm()) * along).to(head.dtype).expand_as(head))
         head[unsafe_id] = (scale * direction).to(head.dtype)
         head[safe_id] = (-scale * direction).to(head.dtype)
+    return {"variation_std": spread / scale, "mean_norm": float(mean.norm()), "gain": scale}
 
 
 def hand_written(model, rows: list[list[int]], batch: int, pad_id: int, unsafe_id: int) -> list[float]:
@@ -150,7 +154,7 @@ def run(args) -> dict:
     calibration = [tok.encode(guard.render([i.request, i.response])) for i in items[:16]]
     folder = tmp / "guard"
     say(f"building and saving Llama Guard 2 ({args.size}) in {folder} ...")
-    build_s, params = timed(build_guard, args.size, tok, folder, calibration, args.spread)
+    build_s, (params, steering) = timed(build_guard, args.size, tok, folder, calibration, args.spread)
     generations = write_generations(items, tmp / "generations.jsonl")
     base = {"path": str(folder), "batch_size": args.batch, "threshold": 1.0}
     runs: dict[str, dict] = {}
@@ -195,13 +199,14 @@ def run(args) -> dict:
         "build_and_save_s": build_s, "first_load_and_warmup_s": load_s, "n": args.n, "batch_size": args.batch,
         "response_tokens": args.response_tokens, "prompt_tokens_mean": statistics.mean(len(r) for r in rows),
         "prompt_tokens_max": max(len(r) for r in rows), "shared_prefix_tokens": prefix_tokens,
-        "runs": runs,
+        "steering": steering, "runs": runs,
         "ratios": {"lam3_prefix_cache_vs_hand_written": runs["lam3_prefix_cache"]["rps"] / hand,
                    "lam3_plain_vs_hand_written": runs["lam3_plain"]["rps"] / hand,
                    "lam3_prefix_cache_vs_lam3_plain": runs["lam3_prefix_cache"]["rps"] / runs["lam3_plain"]["rps"]},
         "agreement": {
             "lam3_prefix_cache_vs_lam3_plain": agreement(_scores(cached), _scores(plain)),
             "lam3_prefix_cache_vs_hand_written": agreement(_scores(cached), loop),
+            "lam3_plain_vs_hand_written": agreement(_scores(plain), loop),  # rounding alone: batches differ
             "judge_score_vs_lam3_prefix_cache": agreement([s.score for s in direct], _scores(cached)),
             "categories_flagged_share": sum(v["flagged"] is True for v in cat_cached) / max(1, len(cat_cached)),
             "categories_same_generation_share": (sum(a == b for a, b in generated) / len(generated)
@@ -244,7 +249,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"{agree['lam3_prefix_cache_vs_lam3_plain']['max_abs_diff']:.2e}, same flags "
         f"{agree['lam3_prefix_cache_vs_lam3_plain']['same_flag_share']:.3f}; vs the hand-written loop: max "
         f"|difference| {agree['lam3_prefix_cache_vs_hand_written']['max_abs_diff']:.2e}, same flags "
-        f"{agree['lam3_prefix_cache_vs_hand_written']['same_flag_share']:.3f}; flagged with categories "
+        f"{agree['lam3_prefix_cache_vs_hand_written']['same_flag_share']:.3f} (plain vs hand-written, rounding "
+        f"alone: {agree['lam3_plain_vs_hand_written']['max_abs_diff']:.2e}); flagged with categories "
         f"{agree['categories_flagged_share']:.2f}, same generated verdicts {agree['categories_same_generation_share']}")
     write_json(result, args.out, "bench_llamaguard.json")
     return result
