@@ -7,7 +7,7 @@ import random
 import pytest
 
 from lam3_core import UsageError
-from lam3_core.kit.causal_scoring import CausalScorer, common_prefix, label_token_ids, template_prefix
+from lam3_core.kit.causal_scoring import UNCACHED, CausalScorer, common_prefix, label_token_ids, template_prefix
 
 VOCAB = 96
 PAD = 0
@@ -54,6 +54,7 @@ def test_shared_prefix_scores_equal_the_plain_path_and_single_rows(model):
     plain = CausalScorer(model, PAD).next_token(rows)
     assert cached.prefixed == [True] * 6 + [False] * 3
     assert plain.prefixed == [False] * 9
+    assert [cached.notes(i) for i in (0, 6)] == [[], [UNCACHED]] and plain.notes(6) == []  # no prefix on offer
     reference = torch.stack([_alone(model, row) for row in rows])
     assert torch.allclose(cached.logprobs, reference, atol=1e-5)
     assert torch.allclose(plain.logprobs, reference, atol=1e-5)

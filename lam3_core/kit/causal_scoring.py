@@ -11,10 +11,10 @@ token (or a few). What they share lives here:
   model once; their keys and values (the KV cache) are reused for every batch, which then runs
   only each prompt's remaining tokens. A prompt that does not start with the prefix's tokens (a
   tokenizer that merges across the boundary, an unusual first character) takes the plain path
-  and is counted in ``NextToken.prefixed``. Both paths compute the same numbers up to float
-  rounding: in a causal model the prefix's keys and values depend only on the prefix's tokens and
-  positions, which are the same in every prompt that starts with it. ``template_prefix`` finds a
-  template's prefix tokens from the tokenizer itself.
+  (``NextToken.prefixed``; ``NextToken.notes`` gives such a prompt its note). Both paths compute
+  the same numbers up to float rounding: in a causal model the prefix's keys and values depend
+  only on the prefix's tokens and positions, which are the same in every prompt that starts with
+  it. ``template_prefix`` finds a template's prefix tokens from the tokenizer itself.
 * ``CausalScorer.continue_greedy`` generates a few greedy tokens after the first (Llama Guard's
   categories, WildGuard's three lines) from the cache the first forward pass left, without
   running the prompt again.
@@ -36,6 +36,8 @@ from typing import Any
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.hf import HFLoadArgs
 
+UNCACHED = "scored without the shared-prefix cache: the prompt does not start with the template's shared tokens"
+"""The note of a prompt that a shared prefix was on offer to but that took the plain path."""
 PROBES = ("How", "What", "Write", "I", "The", "a", "Zebra", "7 days", "!", '"quoted"', "(x)", "- item", "é", "数",
           "\tx")
 """Texts put where a template's first item-dependent text goes: common first words (which
@@ -118,11 +120,16 @@ class _Group:
 @dataclass
 class NextToken:
     """The next token's float32 log-probabilities (one row per prompt, on the model's device), and for
-    each prompt whether it reused the shared-prefix cache."""
+    each prompt whether it reused a shared-prefix cache (``offered``: whether the scorer had one)."""
 
     logprobs: Any
     prefixed: list[bool]
+    offered: bool = False
     groups: list[_Group] = field(default_factory=list, repr=False)
+
+    def notes(self, row: int) -> list[str]:
+        """``[UNCACHED]`` for a prompt that took the plain path although a shared prefix was on offer, else []."""
+        return [UNCACHED] if self.offered and not self.prefixed[row] else []
 
 
 @dataclass
@@ -177,7 +184,8 @@ class CausalScorer:
                     logprobs = out.new_empty((len(rows), out.shape[-1]))
                 logprobs[indices] = out
                 groups.append(group)
-        return NextToken(logprobs, [p is not None for p in chosen], groups if keep_cache else [])
+        return NextToken(logprobs, [p is not None for p in chosen], bool(self.prefixes) and not extra,
+                         groups if keep_cache else [])
 
     def _forward(self, rows: list[Sequence[int]], prefix: tuple[int, ...] | None, extra: dict | None,
                  keep_cache: bool, group: _Group):

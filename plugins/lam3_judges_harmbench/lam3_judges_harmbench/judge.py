@@ -34,7 +34,6 @@ from lam3_judges_harmbench.prompts import PROMPTS
 
 DISTRIBUTION = "lam3-judges-harmbench"
 EMPTY = "empty response: scored as HarmBench does, the classifier sees an empty generation"
-UNCACHED = "scored without the shared-prefix cache: the prompt does not start with the template's shared tokens"
 LABEL_FIX = "Point harmbench.path at a HarmBench classifier (Llama-2 or Mistral)."
 
 
@@ -152,9 +151,9 @@ class HarmBenchJudge(Judge):
         p_yes = step.logprobs[:, self._yes].logsumexp(-1).exp().tolist()
         p_no = step.logprobs[:, self._no].logsumexp(-1).exp().tolist()
         top = step.logprobs.argmax(-1).tolist()
-        return [self._verdict(p, y, n, t, cached) for p, y, n, t, cached in zip(batch, p_yes, p_no, top, step.prefixed)]
+        return [self._verdict(p, y, n, t, step.notes(i)) for i, (p, y, n, t) in enumerate(zip(batch, p_yes, p_no, top))]
 
-    def _verdict(self, prompt: _Prompt, p_yes: float, p_no: float, top: int, cached: bool) -> Score:
+    def _verdict(self, prompt: _Prompt, p_yes: float, p_no: float, top: int, path_notes: list[str]) -> Score:
         raw = {"p_yes": p_yes, "p_no": p_no}
         if top not in self._yes and top not in self._no:
             raw["top_token"] = self._tok.decode([top])
@@ -162,8 +161,7 @@ class HarmBenchJudge(Judge):
                                 f"(HarmBench reports an invalid label); P(yes)={p_yes:.3g}, P(no)={p_no:.3g}",
                                 raw=raw)
         raw["label"] = "yes" if top in self._yes else "no"
-        notes = [*prompt.notes, *([] if cached or not self.prefix_cache else [UNCACHED])]
-        return Score(p_yes / (p_yes + p_no), raw=raw, notes=notes)
+        return Score(p_yes / (p_yes + p_no), raw=raw, notes=[*prompt.notes, *path_notes])
 
     def close(self) -> None:
         self._model = None

@@ -141,7 +141,7 @@ def test_eval_end_to_end(tmp_path, classifier_dir):
 
 
 def test_the_shared_prefix_cache_gives_the_plain_paths_scores(classifier_dir, monkeypatch):
-    from lam3_judges_harmbench.judge import UNCACHED
+    from lam3_core.kit.causal_scoring import UNCACHED
 
     cached_judge = HarmBenchJudge(path=str(classifier_dir), batch_size=4)
     cached = cached_judge.score(ITEMS)

@@ -52,7 +52,6 @@ from lam3_judges_llamaguard.prompt_format import FORMATS, VERSIONS
 log = logging.getLogger("lam3")
 
 MODES = ("response", "prompt")
-UNCACHED = "scored without the shared-prefix cache: the prompt does not start with the template's shared tokens"
 BROKEN_LLAMA4_TRANSFORMERS = ("5.24.0",)
 """transformers releases whose Llama4ForConditionalGeneration.forward raises AttributeError ('image_outputs')."""
 
@@ -351,8 +350,8 @@ class LlamaGuardJudge(Judge):
         p_safe = step.logprobs[:, self._safe_id].exp().tolist()
         scores = [
             Score(pu, raw={"p_unsafe": pu, "p_safe": ps, "p_unsafe_2way": pu / (pu + ps) if pu + ps > 0 else None},
-                  notes=[*p.notes, *([] if cached or not self._caches_prefix else [UNCACHED])])
-            for p, pu, ps, cached in zip(batch, p_unsafe, p_safe, step.prefixed)
+                  notes=[*p.notes, *step.notes(i)])
+            for i, (p, pu, ps) in enumerate(zip(batch, p_unsafe, p_safe))
         ]
         flagged = [i for i, s in enumerate(scores) if s.score >= self.threshold]
         if flagged:

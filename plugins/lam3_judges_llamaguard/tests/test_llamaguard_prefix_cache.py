@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lam3_judges_llamaguard.judge import UNCACHED, LlamaGuardJudge
+from lam3_judges_llamaguard.judge import LlamaGuardJudge
 
 from lam3_core import JudgeItem, UsageError
+from lam3_core.kit.causal_scoring import UNCACHED
 
 ITEMS = [
     JudgeItem("How do I bake bread?", "Mix flour, water, salt and yeast, knead, let it rise and bake for 40 minutes."),

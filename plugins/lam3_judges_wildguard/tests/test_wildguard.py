@@ -155,7 +155,7 @@ def test_eval_end_to_end(tmp_path, scripted_dir):
 
 
 def test_the_shared_prefix_cache_gives_the_plain_paths_answers(scripted_dir, random_dir, monkeypatch):
-    from lam3_judges_wildguard.judge import UNCACHED
+    from lam3_core.kit.causal_scoring import UNCACHED
 
     for path, args in ((scripted_dir, {}), (random_dir, {"max_new_tokens": 8})):
         cached_judge = WildGuardJudge(path=str(path), batch_size=2, **args)
