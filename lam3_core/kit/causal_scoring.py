@@ -19,7 +19,7 @@ token (or a few). What they share lives here:
   categories, WildGuard's three lines) from the cache the first forward pass left, without
   running the prompt again.
 * ``label_token_ids`` (every vocabulary token that reads as an answer word), ``load_causal_lm``,
-  ``pad_token_id`` and ``end_token_ids``.
+  ``pad_token_id``, ``end_token_ids`` and ``left_pad``.
 
 Batches are laid out as transformers' left padding: the last position of every row is its
 last prompt token. With a shared prefix the padding sits between the prefix and the suffix,
