@@ -9,9 +9,9 @@ with random weights, its classification head set so that the six scores spread o
 Items: 5-40-word requests and responses of 10-400 words (log-normal, median about 80), 15%
 refusals. Timed, each after a warm-up that loads the weights once per precision:
 
-* ``lam3 judge`` (``lam3_core.run.api.judge`` on a generations file) with the judge's defaults
-  (fp16 and 256 texts per batch on a GPU) and ``--batch-size`` 256, then with ``dtype=bf16`` and
-  ``dtype=fp32``;
+* ``lam3 judge`` (``lam3_core.run.api.judge`` on a generations file; the run's judging stage is
+  timed, and the whole command reported) with the judge's defaults (fp16 and 256 texts per batch
+  on a GPU) and ``--batch-size`` 256, then with ``dtype=bf16`` and ``dtype=fp32``;
 * ``lam3 judge`` with the defaults at the command's default ``--batch-size`` 8 (``--n-small``
   items): the run hands the judge that many texts at a time;
 * the judge's own ``score`` on the same items in the same chunks (the judge without the run);
@@ -146,17 +146,19 @@ def run(args) -> dict:
     runs: dict[str, dict] = {}
     toxicity: dict[str, list] = {}
 
-    def record(name: str, seconds: float, scores: list) -> None:
-        runs[name] = {"seconds": seconds, "n": len(scores), "rps": len(scores) / seconds}
+    def record(name: str, seconds: float, scores: list, **more: float) -> None:
+        runs[name] = {"seconds": seconds, **more, "n": len(scores), "rps": len(scores) / seconds}
         toxicity[name] = scores
         say(f"  {name}: {runs[name]['rps']:.1f} texts/s")
 
+    def through_lam3(name: str, source: Path, extra: dict, batch: int) -> None:
+        seconds, verdicts = lam3_judge(source, tmp / name, "detoxify", {**base, **extra}, batch)
+        record(name, seconds["stage_s"], [v["score"] for v in verdicts], command_s=seconds["command_s"])
+
     say(f"timed runs on {args.n} texts, batch {args.batch} ...")
     for name, extra in precisions.items():
-        seconds, verdicts = lam3_judge(generations, tmp / name, "detoxify", {**base, **extra}, args.batch)
-        record(f"lam3_{name}", seconds, [v["score"] for v in verdicts])
-    seconds, verdicts = lam3_judge(small, tmp / "cli-batch", "detoxify", base, args.cli_batch)
-    record(f"lam3_default_cli_batch_{args.cli_batch}", seconds, [v["score"] for v in verdicts])
+        through_lam3(f"lam3_{name}", generations, extra, args.batch)
+    through_lam3(f"lam3_default_cli_batch_{args.cli_batch}", small, {}, args.cli_batch)
     judge = load_plugins().get("judge", "detoxify").create(**base)
     judge.score(items[: args.batch])  # warm-up
     seconds, scores = timed(lambda: [s.score for k in range(0, len(items), args.batch)

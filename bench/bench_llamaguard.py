@@ -13,8 +13,9 @@ Items: requests of 5-40 words and responses of exactly ``--response-tokens`` tok
 each after a warm-up run that loads the weights (once per process) and the kernels:
 
 * ``lam3 judge`` (``lam3_core.run.api.judge`` on a generations file, ``--batch-size`` equal to
-  the judge's ``batch_size``), ``prefix_cache=true`` (the default) and ``false``, threshold 1 so
-  that no item generates categories: P(unsafe) only, as the throughput target is stated;
+  the judge's ``batch_size``; the run's judging stage is timed, and the whole command reported),
+  ``prefix_cache=true`` (the default) and ``false``, threshold 1 so that no item generates
+  categories: P(unsafe) only, as the throughput target is stated;
 * the judge's own ``score`` on the same items in the same chunks (the judge without the run);
 * the hand-written loop: the judge's token ids, length-sorted, left-padded, one forward pass per
   batch of the same size, P(unsafe) from the last position;
@@ -161,8 +162,9 @@ def run(args) -> dict:
 
     def through_lam3(name: str, source: Path, extra: dict) -> list[dict]:
         seconds, verdicts = lam3_judge(source, tmp / name, "llamaguard", {**base, **extra}, args.batch)
-        runs[name] = {"seconds": seconds, "n": len(verdicts), "rps": len(verdicts) / seconds}
-        say(f"  {name}: {runs[name]['rps']:.2f} responses/s")
+        runs[name] = {"seconds": seconds["stage_s"], "command_s": seconds["command_s"], "n": len(verdicts),
+                      "rps": len(verdicts) / seconds["stage_s"]}
+        say(f"  {name}: {runs[name]['rps']:.2f} responses/s (judging stage; command {seconds['command_s']:.1f} s)")
         return verdicts
 
     say("warm-up (loads the weights once) ...")

@@ -2,9 +2,11 @@
 
 ``lam3_judge`` writes the items as a generations file and scores it with
 ``lam3_core.run.api.judge`` (what the ``lam3 judge`` command calls): the registry creates the
-judge from its arguments, and the run's judging stage batches, scores, writes verdicts.jsonl,
-meta.json, summary.json and the report. ``keep_weights`` makes a judge class load its weights
-once, so that a warm-up run loads them and the timed runs that follow do not.
+judge from its arguments, and the run imports the generations, runs its judging stage (batches,
+the judge cache, verdicts.jsonl) and writes summary.json and the report. It times the judging
+stage (``lam3_core.run.judging.judge_records``, as the run calls it) and the whole command.
+``keep_weights`` makes a judge class load its weights once, so that a warm-up run loads them and
+the timed runs that follow do not.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pathlib import Path
 
 import torch
 
+import lam3_core.run.api
 from lam3_core import JudgeItem
-from lam3_core.run.api import judge as lam3_judge_api
 from lam3_core.run.store import read_jsonl
 
 WORDS = ("the a to of and in is it you that for on with as are this be at or have from by not but what all were "
@@ -118,12 +120,24 @@ def write_generations(items: Sequence[JudgeItem], path: Path) -> Path:
     return path
 
 
-def lam3_judge(generations: Path, out: Path, name: str, args: dict, batch_size: int) -> tuple[float, list[dict]]:
-    """(seconds, verdicts in item order) of ``lam3 judge GENERATIONS --judge NAME`` with ``args`` as its
-    ``--judge-arg`` values and ``--batch-size``; a fresh output folder and judge cache."""
+def lam3_judge(generations: Path, out: Path, name: str, args: dict, batch_size: int) -> tuple[dict, list[dict]]:
+    """({"stage_s": the judging stage's seconds, "command_s": the whole command's}, verdicts in item order) of
+    ``lam3 judge GENERATIONS --judge NAME`` with ``args`` as its ``--judge-arg`` values and ``--batch-size``;
+    a fresh output folder and judge cache."""
     config = {"judges": [name], "judge_args": {name: args}, "batch_size": batch_size, "out": str(out),
               "judge_cache": str(out.with_name(out.name + "-cache.sqlite")), "quiet": True}
-    seconds, _ = timed(lam3_judge_api, generations, config)
+    stage = lam3_core.run.api.judge_records
+    seconds = {"stage_s": 0.0}
+
+    def timed_stage(*a, **k):
+        elapsed, _ = timed(stage, *a, **k)
+        seconds["stage_s"] += elapsed
+
+    lam3_core.run.api.judge_records = timed_stage
+    try:
+        seconds["command_s"], _ = timed(lam3_core.run.api.judge, generations, config)
+    finally:
+        lam3_core.run.api.judge_records = stage
     verdicts = {v["record_id"].split("::")[0]: v for v in read_jsonl(out / "verdicts.jsonl")}
     return seconds, [verdicts[json.loads(line)["id"]] for line in generations.read_text().splitlines()]
 
