@@ -24,26 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
 import statistics
 import time
 from pathlib import Path
 
 import torch
-from lam3_judges_harmbench.judge import HarmBenchJudge
-from lam3_judges_harmbench.labels import label_token_ids
+from judging_path import WORDS, exact_length_items
+from lam3_judges_harmbench.judge import LABEL_FIX, HarmBenchJudge
 from lam3_judges_harmbench.prompts import PROMPTS
 from lam3_judges_harmbench.testing import steer_to_labels
 
-from lam3_core import JudgeItem
+from lam3_core.kit.causal_scoring import label_token_ids
 from lam3_core.testing.tinymodels import build_bpe_tokenizer
-
-WORDS = ("the a to of and in is it you that for on with as are this be at or have from by not but what all were "
-         "when we there can an your which their if do will each about how up out them then she many some so these "
-         "would other into has more two like him see time could no make than first been its who now people my "
-         "made over did down only way find use may water long little very after words called just where most know "
-         "step instructions mix heat minutes safety illegal dangerous harmful code script server password recipe "
-         "chemical letter article essay neighbour bank account Yes No").split()
 
 
 class PrebuiltHarmBench(HarmBenchJudge):
@@ -55,18 +47,6 @@ class PrebuiltHarmBench(HarmBenchJudge):
 
     def _load(self):
         return self._prebuilt
-
-
-def synthetic_items(tok, n: int, response_tokens: int, seed: int = 0) -> list[JudgeItem]:
-    """Requests of 5-40 words and responses of exactly ``response_tokens`` tokens."""
-    rng = random.Random(seed)
-    items = []
-    for _ in range(n):
-        request = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 40))).capitalize() + "."
-        words = " ".join(rng.choice(WORDS) for _ in range(response_tokens * 2))
-        ids = tok.encode(words, add_special_tokens=False)[:response_tokens]
-        items.append(JudgeItem(request=request, response=tok.decode(ids)))
-    return items
 
 
 def classifier_model(size: str, vocab: int):
@@ -105,8 +85,8 @@ def run(args) -> dict:
     tok = build_bpe_tokenizer(corpus=[PROMPTS["llama2"].standard, " ".join(WORDS) * 3, *["Yes No yes no"] * 20],
                               vocab_size=args.bpe_vocab)
     build_s, model = timed(classifier_model, args.size, len(tok))
-    steer_to_labels(model, label_token_ids(tok, "yes"), label_token_ids(tok, "no"))
-    items = synthetic_items(tok, args.n, args.response_tokens)
+    steer_to_labels(model, *(label_token_ids(tok, word, "harmbench", LABEL_FIX) for word in ("yes", "no")))
+    items = exact_length_items(tok, args.n, args.response_tokens)
     batched = PrebuiltHarmBench(tok, model, batch_size=args.batch)
     batched.score(items[: args.batch])  # warm-up (and load)
     lengths = [len(batched._prepare(i).ids) for i in items]

@@ -30,13 +30,12 @@ import argparse
 import gc
 import json
 import platform
-import random
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from judging_path import WORDS, synthetic_items, timed
 from lam3_judges_detoxify.judge import DetoxifyJudge
 from lam3_judges_detoxify.testing import build_checkpoint
 from lam3_judges_llamaguard.judge import LlamaGuardJudge
@@ -44,52 +43,6 @@ from lam3_judges_llamaguard.testing import LLAMA_GUARD_2_TEMPLATE
 
 from lam3_core import JudgeItem
 from lam3_core.testing.tinymodels import build_bpe_tokenizer
-
-WORDS = ("the a to of and in is it you that for on with as are this be at or have from by not but what all were "
-         "when we there can an your which their if do will each about how up out them then she many some so these "
-         "would other into has more her two like him see time could no make than first been its who now people my "
-         "made over did down only way find use may water long little very after words called just where most know "
-         "get through back much before go good new write our used me man too any day same right look think also "
-         "around another came come work three word must because does part even place well such here take why help "
-         "put different away again off went old number great tell men say small every found still between name "
-         "should home big give air line set own under read last never us left end along while might next sound "
-         "below saw something thought both few those always show large often together asked house world going want "
-         "school important until form food keep children feet land side without boy once animal life enough took "
-         "chemical weapon knife bomb steal password hack poison drug attack kill hate idiot stupid recipe bread "
-         "cake oven flour sugar step instructions mix heat minutes safety illegal dangerous harmful").split()
-REFUSALS = ("I'm sorry, but I cannot help with that request.",
-            "I can't assist with that. If you are in danger, please contact local emergency services.")
-
-
-def synthetic_items(n: int, seed: int = 0) -> list[JudgeItem]:
-    """Requests of 5-40 words and responses of realistic length (log-normal words, 10-400), 15% refusals."""
-    rng = random.Random(seed)
-
-    def text(k: int) -> str:
-        sentences, left = [], k
-        while left > 0:
-            m = min(left, rng.randint(6, 20))
-            sentences.append(" ".join(rng.choice(WORDS) for _ in range(m)).capitalize() + ".")
-            left -= m
-        return " ".join(sentences)
-
-    items = []
-    for _ in range(n):
-        request = text(rng.randint(5, 40))
-        words = int(min(400, max(10, rng.lognormvariate(4.4, 0.8))))
-        response = rng.choice(REFUSALS) if rng.random() < 0.15 else text(words)
-        items.append(JudgeItem(request=request, response=response))
-    return items
-
-
-def timed(fn, *args) -> tuple[float, object]:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = fn(*args)
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, out
 
 
 class PrebuiltGuard(LlamaGuardJudge):

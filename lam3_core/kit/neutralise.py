@@ -29,3 +29,14 @@ def neutralise(text: str) -> str:
     """``text`` with chat-template markers defused and blank-line runs collapsed."""
     text = _MARKERS.sub(lambda m: m.group(0).translate(_BRACKETS), text)
     return _BLANK_LINES.sub("\n", text)
+
+
+def defuse_special_tokens(text: str, tokenizer) -> tuple[str, list[str]]:
+    """``text`` with every bracketed added token of ``tokenizer`` (``</s>``, ``<eos>``, ``[TOOL_CALLS]``, ...)
+    that occurs in it turned into plain text, brackets replaced as ``neutralise`` replaces them; also which
+    ones. For a judge whose tokenizer has special tokens that ``neutralise``'s patterns do not know."""
+    found = sorted({t for t in tokenizer.get_added_vocab() if t in text and t.translate(_BRACKETS) != t},
+                   key=len, reverse=True)
+    for token in found:
+        text = text.replace(token, token.translate(_BRACKETS))
+    return text, found

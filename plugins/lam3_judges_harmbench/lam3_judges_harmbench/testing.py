@@ -47,7 +47,8 @@ def build_tiny_classifier(out_dir: str | Path, variant: str = "llama2", steer: b
     import torch
     import transformers
 
-    from lam3_judges_harmbench.labels import label_token_ids
+    from lam3_core.kit.causal_scoring import label_token_ids
+    from lam3_judges_harmbench.judge import LABEL_FIX
 
     out_dir = Path(out_dir)
     tok = build_classifier_tokenizer()
@@ -60,7 +61,7 @@ def build_tiny_classifier(out_dir: str | Path, variant: str = "llama2", steer: b
         pad_token_id=tok.pad_token_id, tie_word_embeddings=False, initializer_range=0.2)
     model = getattr(transformers, model_name)(config).eval()
     if steer:
-        steer_to_labels(model, label_token_ids(tok, "yes"), label_token_ids(tok, "no"))
+        steer_to_labels(model, *(label_token_ids(tok, word, "harmbench", LABEL_FIX) for word in ("yes", "no")))
     model.save_pretrained(out_dir)
     tok.save_pretrained(out_dir)
     return out_dir

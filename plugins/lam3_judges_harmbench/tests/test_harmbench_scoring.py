@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lam3_judges_harmbench.judge import HarmBenchJudge
-from lam3_judges_harmbench.labels import label_token_ids
+from lam3_judges_harmbench.judge import LABEL_FIX, HarmBenchJudge
 
 from lam3_core import JudgeItem, Measure, UsageError
+from lam3_core.kit.causal_scoring import label_token_ids
 from lam3_core.testing import run_lam3
 
 ITEMS = [
@@ -38,11 +38,11 @@ def test_label_tokens_are_every_spelling_of_yes_and_no(classifier_dir):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(classifier_dir)
-    yes = label_token_ids(tok, "yes")
+    yes = label_token_ids(tok, "yes", "harmbench", LABEL_FIX)
     assert {tok.decode([i]) for i in yes} >= {"Yes", " Yes", "yes", " yes"}
-    assert {tok.decode([i]).strip().lower() for i in label_token_ids(tok, "no")} == {"no"}
+    assert {tok.decode([i]).strip().lower() for i in label_token_ids(tok, "no", "harmbench", LABEL_FIX)} == {"no"}
     with pytest.raises(UsageError, match="no token of this tokenizer reads 'maybe'"):
-        label_token_ids(tok, "maybe")
+        label_token_ids(tok, "maybe", "harmbench", LABEL_FIX)
 
 
 def test_score_is_p_yes_over_p_yes_plus_p_no(classifier_dir):
@@ -138,3 +138,22 @@ def test_eval_end_to_end(tmp_path, classifier_dir):
         assert v["raw"]["label"] in ("yes", "no") and v["score"] == pytest.approx(
             v["raw"]["p_yes"] / (v["raw"]["p_yes"] + v["raw"]["p_no"]))
     assert result.summary["judges"]["harmbench"]["n"] == 4
+
+
+def test_the_shared_prefix_cache_gives_the_plain_paths_scores(classifier_dir, monkeypatch):
+    from lam3_core.kit.causal_scoring import UNCACHED
+
+    cached_judge = HarmBenchJudge(path=str(classifier_dir), batch_size=4)
+    cached = cached_judge.score(ITEMS)
+    plain = HarmBenchJudge(path=str(classifier_dir), batch_size=4, prefix_cache=False).score(ITEMS)
+    assert [s.score for s in cached] == pytest.approx([s.score for s in plain], abs=1e-6)
+    assert [s.notes for s in cached] == [s.notes for s in plain]  # every item, contextual too, reused a cache
+    standard, contextual = (len(p) for p in cached_judge._scorer.prefixes)
+    assert standard > 40 and contextual > 40  # the task text, up to the behaviour or the context
+    shorter = cached_judge._prepare(ITEMS[0]).ids[: max(standard, contextual) + 1]
+    monkeypatch.setattr(HarmBenchJudge, "_shared_prefixes", lambda self: [shorter])
+    narrowed = HarmBenchJudge(path=str(classifier_dir), batch_size=4).score(ITEMS)
+    assert narrowed[0].notes == [] and narrowed[1].notes == [UNCACHED]
+    assert [s.score for s in narrowed] == pytest.approx([s.score for s in plain], abs=1e-6)
+    with pytest.raises(UsageError, match="harmbench.prefix_cache"):
+        HarmBenchJudge(prefix_cache=1)

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lam3_core.kit.causal_scoring import left_pad
+
 SEQUENCE_KEYS = frozenset({"cross_attention_mask", "token_type_ids"})
 
 
@@ -21,11 +23,9 @@ def left_padded_batch(ids: Sequence[Sequence[int]], extras: Sequence[Mapping[str
     """``input_ids``, ``attention_mask`` and each extra tensor, for one forward pass (tensors on the CPU)."""
     import torch
 
-    width = max(len(row) for row in ids)
-    batch: dict[str, Any] = {
-        "input_ids": torch.tensor([[pad_id] * (width - len(row)) + list(row) for row in ids]),
-        "attention_mask": torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids]),
-    }
+    input_ids, attention_mask = left_pad(ids, pad_id)
+    width = input_ids.shape[1]
+    batch: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
     for key in extras[0] if extras else ():
         tensors = [extra[key] for extra in extras]
         if key in SEQUENCE_KEYS:

@@ -152,3 +152,24 @@ def test_eval_end_to_end(tmp_path, scripted_dir):
         assert v["error"] is None and v["flagged"] is True and v["measures"] == "attack_success"
         assert set(v["categories"]) == {"harmful_request", "response_refusal"}
         assert v["flagged_categories"] == ["harmful_request"]
+
+
+def test_the_shared_prefix_cache_gives_the_plain_paths_answers(scripted_dir, random_dir, monkeypatch):
+    from lam3_core.kit.causal_scoring import UNCACHED
+
+    for path, args in ((scripted_dir, {}), (random_dir, {"max_new_tokens": 8})):
+        cached_judge = WildGuardJudge(path=str(path), batch_size=2, **args)
+        cached = cached_judge.score(ITEMS)
+        plain = WildGuardJudge(path=str(path), batch_size=2, prefix_cache=False, **args).score(ITEMS)
+        assert [s.raw["generation"] for s in cached] == [s.raw["generation"] for s in plain]
+        assert [s.score for s in cached] == [pytest.approx(s.score, abs=1e-6) for s in plain]
+        assert [s.categories for s in cached] == [pytest.approx(s.categories, abs=1e-6) for s in plain]
+        assert [s.notes for s in cached] == [s.notes for s in plain]
+    [prefix] = cached_judge._scorer.prefixes
+    assert len(prefix) >= 40  # the instructions, up to the request
+    longer = cached_judge._prepare(ITEMS[0]).ids[: len(prefix) + 1]
+    monkeypatch.setattr(WildGuardJudge, "_shared_prefix", lambda self: longer)
+    narrowed = WildGuardJudge(path=str(scripted_dir)).score(ITEMS)
+    assert UNCACHED not in narrowed[0].notes and all(UNCACHED in s.notes for s in narrowed[1:])
+    with pytest.raises(UsageError, match="wildguard.prefix_cache"):
+        WildGuardJudge(prefix_cache="on")

@@ -1,0 +1,32 @@
+"""bench/bench_llamaguard.py --size tiny: the GPU benchmark's code runs on the CPU and reports sane figures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[3] / "bench"
+
+
+def test_the_llamaguard_benchmark_runs_tiny_on_the_cpu(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCH))  # it imports its sibling judging_path.py, as when run from bench/
+    spec = importlib.util.spec_from_file_location("bench_llamaguard", BENCH / "bench_llamaguard.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--size", "tiny", "--n", "6", "--batch", "3", "--n-categories", "4", "--response-tokens", "8",
+                "--bpe-vocab", "500", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "bench_llamaguard.json").read_text())
+    assert result["size"] == "tiny" and result["n"] == 6 and result["errors"] == 0
+    assert all(run["rps"] > 0 for run in result["runs"].values()) and len(result["runs"]) == 6
+    assert result["shared_prefix_tokens"] > 100 and result["items_without_the_cache"] == 0
+    agree = result["agreement"]
+    for pair in ("lam3_prefix_cache_vs_lam3_plain", "lam3_prefix_cache_vs_hand_written"):
+        assert agree[pair]["compared"] == 6 and agree[pair]["max_abs_diff"] < 1e-5
+        assert agree[pair]["same_flag_share"] == 1.0
+    assert agree["judge_score_vs_lam3_prefix_cache"]["max_abs_diff"] < 1e-6
+    assert result["scores_spread"]["min"] < 0.5 < result["scores_spread"]["max"]  # the steered head spreads them
+    assert 0 < agree["categories_flagged_share"] < 1 and agree["categories_same_generation_share"] == 1.0
+    printed = capsys.readouterr().out
+    assert "| lam3_prefix_cache |" in printed and "| hand_written_loop | " in printed
+    assert "prefix cache vs plain" in printed
