@@ -8,8 +8,13 @@ the core wraps them into ``Generation`` and ``Verdict`` records that carry the k
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+def _shallow(record) -> dict:
+    """A record's fields as a dict without ``asdict``'s deep copy (records are written at once, not kept)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def _from_dict(cls, data: dict):
@@ -94,7 +99,7 @@ class Generation:
         return f"{sample_id}::{attack}::{variant}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Generation:
@@ -176,7 +181,7 @@ class Verdict:
     cached: bool = False
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _shallow(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> Verdict:
@@ -197,7 +202,7 @@ class EnsembleVerdict:
     error: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return _shallow(self)
 
 
 @dataclass(frozen=True)

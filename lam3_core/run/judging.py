@@ -10,6 +10,7 @@ cached.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from lam3_core.interfaces.components import Judge
@@ -90,13 +91,13 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
             if not todo:
                 continue
             judge: Judge = prepared.instance
-            threshold = float(cfg.thresholds.get(name, judge.threshold))
+            stamp = _Stamp(name, judge.version, prepared.identity_hash, str(judge.measures),
+                           float(cfg.thresholds.get(name, judge.threshold)), role)
             with Progress(len(todo), f"judge {name}", cfg.quiet) as progress:
                 for start in range(0, len(todo), cfg.batch_size):
                     batch = todo[start : start + cfg.batch_size]
                     scores = _cached_scores(session, prepared, batch, cache)
-                    records = [_verdict(g, prepared, threshold, s, cached, role).to_dict()
-                               for g, (s, cached) in zip(batch, scores)]
+                    records = [stamp.verdict(g, s, cached).to_dict() for g, (s, cached) in zip(batch, scores)]
                     session.written("verdicts", store.append(records))
                     progress.update(len(batch))
     finally:
@@ -149,21 +150,32 @@ def score_items(judge: Judge, items: list[JudgeItem], name: str | None = None) -
     return [score_items(judge, [item], name)[0] for item in items]
 
 
-def _verdict(g: Generation, judge: Prepared, threshold: float, s: Score, cached: bool, role: str) -> Verdict:
-    return Verdict(
-        record_id=g.record_id,
-        judge=judge.name,
-        judge_version=judge.instance.version,
-        judge_config=judge.identity_hash,
-        measures=str(judge.instance.measures),
-        score=None if s.error else float(s.score),
-        threshold=threshold,
-        flagged=None if s.error else float(s.score) >= threshold,
-        categories={k: float(v) for k, v in s.categories.items()},
-        flagged_categories=list(s.flagged_categories),
-        raw=s.raw,
-        error=s.error,
-        notes=list(s.notes),
-        role=role,
-        cached=cached,
-    )
+@dataclass(frozen=True)
+class _Stamp:
+    """What every verdict of one judge in one stage shares, worked out once (not per verdict)."""
+
+    judge: str
+    version: str
+    identity: str
+    measures: str
+    threshold: float
+    role: str
+
+    def verdict(self, g: Generation, s: Score, cached: bool) -> Verdict:
+        return Verdict(
+            record_id=g.record_id,
+            judge=self.judge,
+            judge_version=self.version,
+            judge_config=self.identity,
+            measures=self.measures,
+            score=None if s.error else float(s.score),
+            threshold=self.threshold,
+            flagged=None if s.error else float(s.score) >= self.threshold,
+            categories={k: float(v) for k, v in s.categories.items()},
+            flagged_categories=list(s.flagged_categories),
+            raw=s.raw,
+            error=s.error,
+            notes=list(s.notes),
+            role=self.role,
+            cached=cached,
+        )
