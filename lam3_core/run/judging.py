@@ -87,7 +87,9 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
     try:
         for name, prepared in judges.items():
             session.record("judges", name, prepared.meta())
-            todo = [g for g in gens if (g.record_id, name) not in store]
+            # Longest responses first, so every chunk pads little (and an out-of-memory shows at once);
+            # verdicts are keyed by record, so the order they are written in does not matter.
+            todo = sorted((g for g in gens if (g.record_id, name) not in store), key=lambda g: -len(g.response or ""))
             if not todo:
                 continue
             judge: Judge = prepared.instance
