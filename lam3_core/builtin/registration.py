@@ -19,6 +19,7 @@ def lam3_register_judges(registry):
         "refusal",
         "lam3_core.builtin.refusal:RefusalJudge",
         "Refusal-phrase matching (GCG/AdvBench); score 1 = the response does not refuse.",
+        measures="refusal",
     )
 
 

@@ -8,4 +8,5 @@ def lam3_register_judges(registry):
     registry.add(
         "detoxify", "lam3_judges_detoxify.judge:DetoxifyJudge",
         "Detoxify (original/unbiased/multilingual): score = P(toxicity), every label kept as a category.",
+        measures="social_toxicity",
     )

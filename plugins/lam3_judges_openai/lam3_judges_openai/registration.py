@@ -8,4 +8,5 @@ def lam3_register_judges(registry):
     registry.add(
         "openai_moderation", "lam3_judges_openai.judge:OpenAIModerationJudge",
         "OpenAI Moderation API category scores (policy risk; needs OPENAI_API_KEY).",
+        measures="policy_risk",
     )

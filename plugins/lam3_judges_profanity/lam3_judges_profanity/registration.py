@@ -8,4 +8,5 @@ def lam3_register_judges(registry):
     registry.add(
         "profanity", "lam3_judges_profanity.judge:ProfanityJudge",
         "alt-profanity-check: offline linear SVM on TF-IDF words; score = P(offensive).",
+        measures="social_toxicity",
     )

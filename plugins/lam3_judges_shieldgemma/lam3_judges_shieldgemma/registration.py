@@ -8,4 +8,5 @@ def lam3_register_judges(registry):
     registry.add(
         "shieldgemma2", "lam3_judges_shieldgemma.judge:ShieldGemma2Judge",
         "ShieldGemma 2 image risk: P(Yes) that the input image violates each policy (dangerous, sexual, violence).",
+        measures="image_risk",
     )

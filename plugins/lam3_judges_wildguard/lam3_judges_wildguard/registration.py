@@ -8,4 +8,5 @@ def lam3_register_judges(registry):
     registry.add(
         "wildguard", "lam3_judges_wildguard.judge:WildGuardJudge",
         "WildGuard (Mistral-7B): P(harmful response); P(harmful request) and P(refusal) as categories.",
+        measures="attack_success",
     )
