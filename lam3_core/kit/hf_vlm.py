@@ -11,7 +11,7 @@ GPU memory (``kit.micro_batches``; ``batch_size`` caps them), prepares the next 
 tensors on worker threads while the GPU runs this one (``kit.prefetch``, ``kit.vlm_inputs``),
 prefills each image's prefix once for every question and sampled answer that shares it
 (``kit.vlm_prefix``), draws sampled answers with per-row seeds (``kit.row_sampling``) and, for
-long answers on a GPU, decodes from a static cache with compiled CUDA graphs.
+long answers on a GPU, decodes from a static cache with a compiled step (CUDA graphs).
 
 torch and transformers are imported inside methods only: importing this module is free.
 """
@@ -47,10 +47,14 @@ LOGPROBS_DEFINITION = (
     "at each generated token, up to and including the first stop token"
 )
 IMAGE_LENGTH_WEIGHT = 256  # characters an image counts for when batches are sorted by length
-DECODE_CACHES = ("auto", "dynamic", "static")
-STATIC_AUTO_MIN_NEW_TOKENS = 128
-"""``decode_cache=auto`` decodes from a static cache (compiled, with CUDA graphs) on a GPU from this many new tokens
-on; shorter answers (POPE's yes/no) spend less time decoding than compiling and capturing graphs would save."""
+DECODE_CACHES = ("auto", "dynamic", "static", "compiled")
+"""How the KV cache is kept while decoding: ``dynamic`` grows it every step (transformers' default); ``static``
+preallocates it (no per-step copy of the whole cache); ``compiled`` preallocates it and runs each decoding step as a
+compiled graph (torch.compile, mode reduce-overhead: CUDA graphs; CUDA only); ``auto`` picks ``compiled`` on a GPU
+for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, else ``dynamic``."""
+COMPILED_AUTO_MIN_NEW_TOKENS = 128
+"""Below this many new tokens (POPE's yes/no answers) decoding takes less time than compiling and capturing graphs
+would save."""
 IMAGE_ATTENTION_DEFINITION = (
     "attention weight on each image patch token, averaged over every head of every layer of the language model "
     "and over the queries that produced the generated tokens (stop token included); one map per image, row-major "
@@ -132,8 +136,8 @@ class HFVisionLanguageModel(Model):
     ``device``, ``device_map``, ``attn_implementation`` (sdpa), ``quantization``,
     ``compute_dtype``, ``double_quant``), plus ``batch_size`` (the most rows decoded together;
     default: as many as free GPU memory holds, 8 on a CPU), ``system_prompt``, ``prefix_reuse``
-    (true: one prefill per image prefix and per sampled prompt), ``decode_cache`` (auto, dynamic or
-    static), ``preprocess_workers`` (threads preparing the next micro-batch; 0: none),
+    (true: one prefill per image prefix and per sampled prompt), ``decode_cache`` (auto, dynamic,
+    static or compiled: ``DECODE_CACHES``), ``preprocess_workers`` (threads preparing the next micro-batch; 0: none),
     ``trace_attentions`` and ``trace_hidden_states`` (what ``generate(trace=True)`` puts in
     ``Completion.trace``). Weights load on first use.
     """
@@ -176,7 +180,7 @@ class HFVisionLanguageModel(Model):
         self.backoffs: list[dict] = []
         self.micro_batches: dict[str, dict] = {}
         self.rows_by_path: Counter = Counter()
-        self.static_cache_failure: str | None = None
+        self.compiled_decode_failure: str | None = None
         self.model: Any = None
         self.processor: Any = None
         self._processors: ThreadProcessors | None = None
@@ -247,7 +251,7 @@ class HFVisionLanguageModel(Model):
             "batch_backoffs": list(self.backoffs),
             "prefix_reuse": self.prefix_reuse,
             "decode_cache": self.decode_cache,
-            "static_cache_failure": self.static_cache_failure,
+            "compiled_decode_failure": self.compiled_decode_failure,
             "preprocess_workers": self.preprocess_workers,
             "rows_by_path": dict(self.rows_by_path),
             "system_prompt": self.system_prompt,
@@ -453,34 +457,39 @@ class HFVisionLanguageModel(Model):
         window = getattr(self.model.config.get_text_config(), "sliding_window", None)
         return bool(window) and length > window
 
-    def _static_cache(self, gen: GenConfig, raw: bool) -> bool:
-        """Whether to decode from a static cache (compiled decoding on a GPU): always for ``static``, for ``auto`` on
-        a GPU for long answers of an unquantised model, never with raw traces (they need eager attention)."""
-        if self.decode_cache == "dynamic" or raw:
-            return False
-        if self.decode_cache == "static":
-            return True
-        return (self.input_device.type == "cuda" and gen.max_new_tokens >= STATIC_AUTO_MIN_NEW_TOKENS
-                and not self.load_args.quantization and self.static_cache_failure is None)
+    def _decode_cache(self, gen: GenConfig, raw: bool) -> str:
+        """The cache to decode from (``DECODE_CACHES``): raw traces always decode eagerly from a dynamic cache; ``auto``
+        compiles on a GPU for long answers of an unquantised model, until compiling failed once."""
+        if raw:
+            return "dynamic"
+        if self.decode_cache == "compiled" and self.input_device.type != "cuda":
+            raise UsageError(f"{self.name}.decode_cache=compiled needs a CUDA GPU; the model is on "
+                             f"{self.input_device}.", "Use decode_cache=static or dynamic on this device.")
+        if self.decode_cache != "auto":
+            return self.decode_cache
+        compiled = (self.input_device.type == "cuda" and gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS
+                    and not self.load_args.quantization and self.compiled_decode_failure is None)
+        return "compiled" if compiled else "dynamic"
 
     def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int,
              call: str) -> list[list[Completion]]:
         """The GPU side of a micro-batch. ``decode_cache=auto`` falls back to a dynamic cache, once and for the
-        rest of the run, if the static path fails for a reason other than memory (logged, and recorded in info)."""
+        rest of the run, if compiled decoding fails for a reason other than memory (logged, and recorded in info)."""
         raw = trace and (self.trace_attentions or self.trace_hidden_states) or gen.trace_attentions
-        static = self._static_cache(gen, raw)
+        cache = self._decode_cache(gen, raw)
         try:
-            return self._decode(prepared, gen, k, trace, seed, call, static)
+            return self._decode(prepared, gen, k, trace, seed, call, cache)
         except Exception as exc:
-            if not static or self.decode_cache == "static" or is_out_of_memory(exc) or isinstance(exc, UsageError):
+            if cache != "compiled" or self.decode_cache != "auto" or is_out_of_memory(exc) \
+                    or isinstance(exc, UsageError):
                 raise
-            self.static_cache_failure = f"{type(exc).__name__}: {exc}"
-            log.warning("decoding from a static cache failed (%s); %s decodes from a dynamic cache from now on",
-                        self.static_cache_failure, self.name)
-        return self._decode(prepared, gen, k, trace, seed, call, False)
+            self.compiled_decode_failure = f"{type(exc).__name__}: {exc}"
+            log.warning("compiled decoding failed (%s); %s decodes from a dynamic cache from now on",
+                        self.compiled_decode_failure, self.name)
+        return self._decode(prepared, gen, k, trace, seed, call, "dynamic")
 
     def _decode(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,
-                static: bool) -> list[list[Completion]]:
+                cache: str) -> list[list[Completion]]:
         import torch
 
         from lam3_core.kit.vlm_prefix import cache_keyword, copy_rows, new_cache, prefill_prefixes
@@ -499,6 +508,9 @@ class HFVisionLanguageModel(Model):
             kwargs.update(return_dict_in_generate=True, output_logits=trace,
                           output_attentions=trace_attentions or image_maps, output_hidden_states=trace_hidden)
         keyword = cache_keyword(self.model)
+        static = cache != "dynamic"
+        if cache == "static":
+            kwargs["disable_compile"] = True
         with torch.inference_mode():
             if plan is None:
                 ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
@@ -516,7 +528,7 @@ class HFVisionLanguageModel(Model):
                 self.rows_by_path["prefix_prefills"] += plan.groups
                 inputs = {}
             if static:
-                self.rows_by_path["static_cache"] += ids.shape[0]
+                self.rows_by_path[f"{cache}_decode"] += ids.shape[0]
             out = self.model.generate(input_ids=ids, attention_mask=mask, **inputs, **kwargs)
         sequences = out if isinstance(out, torch.Tensor) else out.sequences
         tokens = sequences[:, ids.shape[1] :]

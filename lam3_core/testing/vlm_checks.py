@@ -327,15 +327,22 @@ class VLMPluginChecks:
             dynamic = vlm_class(path=str(vlm_dir), prefix_reuse=reuse, decode_cache="dynamic")
             static = vlm_class(path=str(vlm_dir), prefix_reuse=reuse, decode_cache="static")
             self._assert_same(self._greedy(static, pope_samples, 8), self._greedy(dynamic, pope_samples, 8))
-            assert static.info()["rows_by_path"]["static_cache"] == len(pope_samples)
-            assert "static_cache" not in dynamic.info()["rows_by_path"]
+            assert static.info()["rows_by_path"]["static_decode"] == len(pope_samples)
+            assert "static_decode" not in dynamic.info()["rows_by_path"]
         gen = GenConfig(max_new_tokens=4, seed=5)
         for group, same in zip(static.sample(pope_samples[:3], 2, gen), dynamic.sample(pope_samples[:3], 2, gen)):
             self._assert_same(group, same)
 
-    def test_auto_decode_cache_stays_dynamic_on_the_cpu(self, vlm, pope_samples):
-        self._greedy(vlm, pope_samples[:2], 3)
-        assert vlm.info()["decode_cache"] == "auto" and "static_cache" not in vlm.info()["rows_by_path"]
+    def test_auto_decode_cache_stays_dynamic_on_the_cpu_where_compiled_is_refused(self, vlm_class, vlm_dir,
+                                                                                  pope_samples):
+        from lam3_core.interfaces.errors import UsageError
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        auto = vlm_class(path=str(vlm_dir))
+        auto.generate(pope_samples[:2], GenConfig(max_new_tokens=130, min_new_tokens=130))
+        assert auto.info()["decode_cache"] == "auto" and auto.info()["rows_by_path"] == {"plain": 2}
+        with pytest.raises(UsageError, match="decode_cache=compiled needs a CUDA GPU"):
+            self._greedy(vlm_class(path=str(vlm_dir), decode_cache="compiled"), pope_samples[:1])
 
     def test_prefetched_micro_batches_give_the_inline_answers(self, vlm_class, vlm_dir, pope_samples):
         inline = vlm_class(path=str(vlm_dir), batch_size=2, preprocess_workers=0)
