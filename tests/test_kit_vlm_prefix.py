@@ -59,16 +59,18 @@ def test_each_distinct_image_is_processed_once_and_repeated_exactly():
 
         def __call__(self, images, scale=1.0):
             calls.append(len(images))
-            return {"pixel_values": torch.stack([torch.tensor(float(im.getpixel((0, 0))[0])) * scale for im in images])}
+            pixels = [(unit[0] if isinstance(unit, list) else unit).getpixel((0, 0))[0] for unit in images]
+            return {"pixel_values": torch.tensor(pixels, dtype=torch.float) * scale}
 
     red, blue = Image.new("RGB", (4, 4), (200, 0, 0)), Image.new("RGB", (4, 4), (10, 0, 0))
-    red_copy = red.copy()
     wrapped = OncePerImage(Processor())
-    out = wrapped([red, blue, red_copy, red], scale=2.0)
+    out = wrapped([red, blue, red, red], scale=2.0)
     assert calls == [2] and out["pixel_values"].tolist() == [400.0, 20.0, 400.0, 400.0]
+    copies = wrapped([[red.copy()], [blue], [red.copy()]])  # copies, one list per sample (Idefics2's layout)
+    assert calls == [2, 2] and copies["pixel_values"].tolist() == [200.0, 10.0, 200.0]
     assert wrapped.size == {"height": 2}
     wrapped([red, blue])
-    assert calls == [2, 2]  # nothing repeated: processed as given
+    assert calls == [2, 2, 2]  # nothing repeated: processed as given
 
 
 def test_kv_cache_and_row_bytes_of_llava_7b():

@@ -42,18 +42,24 @@ class OncePerImage:
     def __call__(self, images: Any, *args, **kwargs):
         if not isinstance(images, (list, tuple)):
             return self._inner(images, *args, **kwargs)
-        keys = [tuple(map(_content_key, unit)) if isinstance(unit, (list, tuple)) else _content_key(unit)
-                for unit in images]
+        keys = _unit_keys(images, id)
+        if len(set(keys)) == len(keys):  # no object twice: compare contents (some processors copy the images)
+            keys = _unit_keys(images, _content_key)
+        unique = list(dict.fromkeys(keys))
+        if len(unique) == len(keys) or any(None in (k if isinstance(k, tuple) else (k,)) for k in unique):
+            return self._inner(images, *args, **kwargs)
         first: dict[Any, int] = {}
         for i, key in enumerate(keys):
             first.setdefault(key, i)
-        if len(first) == len(keys) or None in keys:
-            return self._inner(images, *args, **kwargs)
-        order = {key: n for n, key in enumerate(first)}
-        index = [order[key] for key in keys]
-        out = self._inner([images[i] for i in first.values()], *args, **kwargs)
-        repeated = _repeat_rows(out, index, len(first))
+        out = self._inner([images[first[key]] for key in unique], *args, **kwargs)
+        position = {key: n for n, key in enumerate(unique)}
+        repeated = _repeat_rows(out, [position[key] for key in keys], len(unique))
         return self._inner(images, *args, **kwargs) if repeated is None else type(out)(repeated)
+
+
+def _unit_keys(images: Sequence[Any], key: Any) -> list:
+    """``key`` of each image, or the tuple of keys of each per-sample list of images."""
+    return [tuple(map(key, unit)) if isinstance(unit, (list, tuple)) else key(unit) for unit in images]
 
 
 def _content_key(image: Any) -> tuple | None:
@@ -70,7 +76,7 @@ def _repeat_rows(outputs: Mapping, index: list[int], unique: int) -> dict | None
     repeated = {}
     for key, value in outputs.items():
         if isinstance(value, torch.Tensor) and value.ndim and value.shape[0] == unique:
-            repeated[key] = value.index_select(0, torch.as_tensor(index))
+            repeated[key] = value[torch.as_tensor(index)]  # (index_select is far slower on the CPU)
         elif isinstance(value, (list, tuple)) and len(value) == unique:
             repeated[key] = [value[i] for i in index]
         else:
