@@ -56,3 +56,13 @@ def test_an_error_while_preparing_ahead_reaches_the_caller():
         assert prefetcher.take(0, 2) == 0
         with pytest.raises(ValueError, match="image 2 is unreadable"):
             prefetcher.take(2, 2)
+
+
+def test_workers_run_torch_on_one_thread_and_leave_the_main_threads_count():
+    import torch
+
+    before = torch.get_num_threads()
+    with Prefetcher(lambda start, size: torch.get_num_threads(), total=4, workers=1) as prefetcher:
+        prefetcher.take(0, 1)
+        assert [prefetcher.take(start, 1) for start in (1, 2, 3)] == [1, 1, 1]
+    assert torch.get_num_threads() == before

@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import torch
@@ -36,7 +37,14 @@ STATIC_LENGTH_STEP = 128
 
 def cache_keyword(model: Any) -> str:
     """The name under which ``model.forward`` and ``generate`` take and return the KV cache."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    return _forward_parameters(type(model))[0]
+
+
+@cache
+def _forward_parameters(model_class: type) -> tuple[str, bool]:
+    """(the cache keyword, whether ``logits_to_keep`` is taken) of a model class's forward."""
+    parameters = inspect.signature(model_class.forward).parameters
+    return ("cache" if "cache" in parameters else "past_key_values"), "logits_to_keep" in parameters
 
 
 @dataclass
@@ -135,9 +143,9 @@ def new_cache(model: Any, static_length: int | None = None):
 
 def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
     """One forward pass over every group's prefix (with its images); returns the cache (G rows)."""
-    keyword = cache_keyword(model)
+    keyword, keeps_logits = _forward_parameters(type(model))
     kwargs: dict = {keyword: new_cache(model), "use_cache": True}
-    if "logits_to_keep" in inspect.signature(model.forward).parameters:
+    if keeps_logits:
         kwargs["logits_to_keep"] = 1
     outputs = model(input_ids=plan.prefix_ids, attention_mask=plan.prefix_mask,
                     position_ids=positions(plan.prefix_mask), **image_inputs, **kwargs)
