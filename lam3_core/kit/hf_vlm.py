@@ -361,23 +361,28 @@ class HFVisionLanguageModel(Model):
 
     def _answer(self, samples: Sequence[Sample], gen: GenConfig, k: int, trace: bool,
                 call: str) -> list[list[Completion]]:
-        """``k`` completions per sample, in micro-batches prepared ahead on worker threads."""
+        """``k`` completions per sample, in micro-batches prepared ahead on worker threads; the micro-batches are as
+        large as the row budget allows and of (nearly) equal size."""
+        if not samples:
+            return []
         self.load()
         order = self._order(samples)
         ordered = [samples[i] for i in order]
         reuse = self.prefix_reuse and not (trace and (self.trace_attentions or self.trace_hidden_states)) \
             and not gen.trace_attentions
         budget = self._row_budget(ordered, gen, k, trace, reuse)
-        self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k}
         seed = gen.seed if gen.seed is not None else random.getrandbits(62)
 
         def prepare(start: int, size: int) -> _Prepared:
             return self._prepare(ordered[start : start + size], k, reuse, gen)
 
+        most = max(1, budget.rows // k)
+        per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
+        self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
         with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
             answers = run_batched(
                 lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
-                list(range(len(ordered))), max(1, budget.rows // k), backoffs=self.backoffs,
+                list(range(len(ordered))), per_batch, backoffs=self.backoffs,
             )
         results: list = [None] * len(samples)
         for position, group in zip(order, answers):

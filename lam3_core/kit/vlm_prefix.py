@@ -156,5 +156,6 @@ def copy_rows(model: Any, cache: Any, index: torch.Tensor, static_length: int | 
     """A new cache whose row r is row ``index[r]`` of ``cache`` (dynamic, or static of ``static_length``)."""
     rows = new_cache(model, static_length)
     for layer_idx, layer in enumerate(cache.layers):
-        rows.update(layer.keys.index_select(0, index), layer.values.index_select(0, index), layer_idx)
+        on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
+        rows.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
     return rows

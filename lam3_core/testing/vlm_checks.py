@@ -380,7 +380,8 @@ class VLMPluginChecks:
         assert rows == [8, 3, 3, 2]
         assert default.info()["batch_size"] is None
         assert default.info()["micro_batches"]["generate"] == {
-            "rows": 8, "source": "default for a device without a free-memory figure", "answers_per_prompt": 1}
+            "rows": 8, "source": "default for a device without a free-memory figure", "answers_per_prompt": 1,
+            "prompts_per_micro_batch": 8}
         assert capped.info()["micro_batches"]["generate"]["rows"] == 3
         assert capped.info()["micro_batches"]["generate"]["source"] == "batch_size"
         for bad in ({"decode_cache": "fast"}, {"preprocess_workers": -1}, {"batch_size": 0}):
