@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
@@ -35,10 +35,12 @@ from lam3_core.interfaces.records import Completion, Sample
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
-from lam3_core.kit.images import load_image
 from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
 from lam3_core.kit.prefetch import Prefetcher, default_workers
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
+
+if TYPE_CHECKING:
+    from lam3_core.kit.vlm_prefix import PrefixPlan
 
 log = logging.getLogger("lam3")
 
@@ -125,7 +127,7 @@ class _Prepared:
     samples: list[Sample]
     prompts: list[str]
     inputs: dict
-    plan: Any
+    plan: PrefixPlan | None
 
 
 class HFVisionLanguageModel(Model):
@@ -181,6 +183,7 @@ class HFVisionLanguageModel(Model):
         self.micro_batches: dict[str, dict] = {}
         self.rows_by_path: Counter = Counter()
         self.compiled_decode_failure: str | None = None
+        self.prefix_reuse_unavailable: str | None = None
         self.model: Any = None
         self.processor: Any = None
         self._processors: ThreadProcessors | None = None
@@ -229,6 +232,13 @@ class HFVisionLanguageModel(Model):
         self.configure_processor(processor)
         self.processor, self.model = processor, model
         self._processors = ThreadProcessors(processor)
+        if self.prefix_reuse:
+            from lam3_core.kit.vlm_prefix import cache_api_problem
+
+            self.prefix_reuse_unavailable = cache_api_problem(model)
+            if self.prefix_reuse_unavailable:
+                log.warning("%s decodes every prompt on its own (no prefix reuse): %s", self.name,
+                            self.prefix_reuse_unavailable)
         tok = processor.tokenizer
         configured = model.generation_config.eos_token_id
         configured = configured if isinstance(configured, list) else [configured]
@@ -250,6 +260,7 @@ class HFVisionLanguageModel(Model):
             "micro_batches": dict(self.micro_batches),
             "batch_backoffs": list(self.backoffs),
             "prefix_reuse": self.prefix_reuse,
+            "prefix_reuse_unavailable": self.prefix_reuse_unavailable,
             "decode_cache": self.decode_cache,
             "compiled_decode_failure": self.compiled_decode_failure,
             "preprocess_workers": self.preprocess_workers,
@@ -313,10 +324,7 @@ class HFVisionLanguageModel(Model):
     @staticmethod
     def sample_images(sample: Sample) -> list:
         """The sample's images as PIL RGB; a missing or unreadable one is a UsageError naming the sample."""
-        try:
-            return [load_image(ref) for ref in sample.images]
-        except UsageError as exc:
-            raise UsageError(f"Sample {sample.id!r}: {exc.problem}", exc.fix) from exc
+        return decoded_images([sample])[0]
 
     def encode(self, samples: Sequence[Sample]):
         """Processor outputs for a batch (left-padded, on the input device, pixel values in float32) and the prompts."""
@@ -368,8 +376,8 @@ class HFVisionLanguageModel(Model):
         self.load()
         order = self._order(samples)
         ordered = [samples[i] for i in order]
-        reuse = self.prefix_reuse and not (trace and (self.trace_attentions or self.trace_hidden_states)) \
-            and not gen.trace_attentions
+        reuse = self.prefix_reuse and not self.prefix_reuse_unavailable and not gen.trace_attentions \
+            and not (trace and (self.trace_attentions or self.trace_hidden_states))
         budget = self._row_budget(ordered, gen, k, trace, reuse)
         seed = gen.seed if gen.seed is not None else random.getrandbits(62)
 
@@ -379,11 +387,15 @@ class HFVisionLanguageModel(Model):
         most = max(1, budget.rows // k)
         per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
         self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
+        before = Counter(self.rows_by_path)
         with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
             answers = run_batched(
                 lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
                 list(range(len(ordered))), per_batch, backoffs=self.backoffs,
             )
+        paths = ", ".join(f"{path} {n}" for path, n in (self.rows_by_path - before).items())
+        log.info("%s %s: %d prompts x %d answers, micro-batches of %d prompts (%d rows: %s); rows by path: %s",
+                 self.name, call, len(ordered), k, per_batch, budget.rows, budget.source, paths)
         results: list = [None] * len(samples)
         for position, group in zip(order, answers):
             results[position] = group

@@ -35,6 +35,20 @@ STATIC_LENGTH_STEP = 128
 """Static caches are sized up to a multiple of this, so compiled decoding sees few distinct shapes."""
 
 
+def cache_api_problem(model: Any) -> str | None:
+    """Why the installed transformers cannot do prefix reuse (its cache API lacks what is used here), or None."""
+    import transformers
+
+    try:
+        cache = transformers.DynamicCache(config=model.config)
+    except (AttributeError, TypeError, ValueError) as exc:
+        return f"transformers {transformers.__version__} cannot build DynamicCache(config=...): {exc}"
+    missing = [name for name in ("layers", "update", "get_seq_length") if not hasattr(cache, name)]
+    if missing or not hasattr(transformers, "StaticCache"):
+        return f"transformers {transformers.__version__}'s cache lacks {', '.join(missing) or 'StaticCache'}"
+    return None
+
+
 def cache_keyword(model: Any) -> str:
     """The name under which ``model.forward`` and ``generate`` take and return the KV cache."""
     return _forward_parameters(type(model))[0]

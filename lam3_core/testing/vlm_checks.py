@@ -306,6 +306,19 @@ class VLMPluginChecks:
         self._assert_same(self._greedy(split, pope_samples), plain)
         assert split.info()["micro_batches"]["generate"]["rows"] == 2
 
+    def test_without_the_cache_api_prefix_reuse_falls_back_to_the_plain_path(self, vlm_class, vlm_dir, pope_samples,
+                                                                           monkeypatch, caplog):
+        import lam3_core.kit.vlm_prefix
+
+        monkeypatch.setattr(lam3_core.kit.vlm_prefix, "cache_api_problem", lambda model: "no DynamicCache here")
+        model = vlm_class(path=str(vlm_dir))
+        with caplog.at_level("INFO", logger="lam3"):
+            answers = self._greedy(model, pope_samples)
+        assert model.info()["prefix_reuse_unavailable"] == "no DynamicCache here"
+        assert model.info()["rows_by_path"] == {"plain": len(pope_samples)}
+        assert "no prefix reuse): no DynamicCache here" in caplog.text and "rows by path: plain 8" in caplog.text
+        self._assert_same(answers, self._greedy(vlm_class(path=str(vlm_dir), prefix_reuse=False), pope_samples))
+
     def test_k_samples_share_one_prefill_and_do_not_depend_on_batching(self, vlm_class, vlm_dir, pope_samples):
         from lam3_core.interfaces.genconfig import GenConfig
 
