@@ -70,8 +70,8 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     gen = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
     say(f"jailbreak: {n} prompts, {new_tokens} new tokens")
     lam3 = run_lam3(model, dataset, workdir, "lam3 defaults (decode_cache=auto)", gen)
-    batch = min(lam3.info["micro_batches"]["generate"]["rows"], n)
-    say(f"  lam3 defaults: {n / lam3.seconds:.2f} samples/s, {batch} rows per micro-batch, "
+    batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
+    say(f"  lam3 defaults: {n / lam3.seconds:.2f} samples/s, micro-batches of {batch}, "
         f"paths {lam3.info['rows_by_path']}")
     variants = []
     for cache in ("dynamic", "static"):

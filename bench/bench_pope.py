@@ -64,14 +64,13 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     gen = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
     say(f"pope: {args.images} images x {args.questions} questions, {new_tokens} new tokens")
     lam3 = run_lam3(model, dataset, workdir, "lam3 defaults", gen)
-    rows_chosen = lam3.info["micro_batches"]["generate"]["rows"]
-    say(f"  lam3 defaults: {n / lam3.seconds:.2f} samples/s, {rows_chosen} rows per micro-batch")
+    batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
+    say(f"  lam3 defaults: {n / lam3.seconds:.2f} samples/s, micro-batches of {batch}")
     model.prefix_reuse = False
     no_reuse = run_lam3(model, dataset, workdir, "lam3 prefix_reuse=false", gen, warm_up=False)
     model.prefix_reuse, model.batch_size = True, other
     capped = run_lam3(model, dataset, workdir, f"lam3 batch_size={other}", gen, warm_up=False)
     model.batch_size = None
-    batch = min(rows_chosen, n)
     same = timed_hand_loop(model, samples, batch, new_tokens)
     say(f"  hand loop at {batch}: {n / same['seconds']:.2f} samples/s")
     at_other = same if other == batch else timed_hand_loop(model, samples, other, new_tokens)

@@ -71,9 +71,10 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     gen = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
     say(f"sampling: {n} prompts x {k} answers, {new_tokens} new tokens")
     lam3 = run_lam3(model, dataset, workdir, f"lam3 --samples {k} (greedy + {k} sampled)", gen, samples=k)
-    rows_per_pass = lam3.info["micro_batches"]["sample"]["rows"]
-    prompts_per_pass = max(1, rows_per_pass // k)
-    say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, {rows_per_pass} rows per micro-batch")
+    prompts_per_pass = lam3.info["micro_batches"]["sample"]["prompts_per_micro_batch"]
+    greedy_batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
+    say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, micro-batches of {greedy_batch} prompts (greedy) "
+        f"and {prompts_per_pass} prompts x {k} (samples)")
     sample_gen = GenConfig(**gen, do_sample=True, seed=0)
     shared = _timed_sample(model, samples, k, sample_gen)
     model.prefix_reuse = False
@@ -83,7 +84,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     hand_loop(model, samples[:prompts_per_pass], prompts_per_pass, new_tokens, k, trace=True)  # warm-up
     sampled, _, peak = hand_loop(model, samples, prompts_per_pass, new_tokens, k, trace=True)
     start = time.perf_counter()
-    greedy, greedy_answers, _ = hand_loop(model, samples, rows_per_pass, new_tokens, 1, trace=True)
+    greedy, greedy_answers, _ = hand_loop(model, samples, greedy_batch, new_tokens, 1, trace=True)
     say(f"  hand loop: {k} samples {n / sampled:.2f} prompts/s; greedy + {k} samples "
         f"{n / (sampled + greedy):.2f} prompts/s ({time.perf_counter() - start:.1f}s greedy)")
 
@@ -95,7 +96,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     runs = [lam3_row, row(f"lam3 sample(prompts, {k})", shared), row(f"lam3 sample(prompts, {k}), prefix_reuse=false",
                                                                        unshared),
             row(f"hand loop: generate(num_return_sequences={k}), {prompts_per_pass} prompts per batch", sampled, peak),
-            row(f"hand loop: greedy (batch {rows_per_pass}) + {k} sampled, same work as --samples", greedy + sampled)]
+            row(f"hand loop: greedy (batch {greedy_batch}) + {k} sampled, same work as --samples", greedy + sampled)]
     return {
         "workload": "sampling", "unit": "prompts", "prompts": n, "k": k, "new_tokens": new_tokens, "runs": runs,
         "ratios": {
