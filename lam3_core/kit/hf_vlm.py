@@ -187,6 +187,7 @@ class HFVisionLanguageModel(Model):
         self.model: Any = None
         self.processor: Any = None
         self._processors: ThreadProcessors | None = None
+        self._static: tuple[tuple[int, int], Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -290,7 +291,7 @@ class HFVisionLanguageModel(Model):
         return info
 
     def close(self) -> None:
-        self.model = self.processor = self._processors = None
+        self.model = self.processor = self._processors = self._static = None
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -388,11 +389,14 @@ class HFVisionLanguageModel(Model):
         per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
         self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
         before = Counter(self.rows_by_path)
-        with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
-            answers = run_batched(
-                lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
-                list(range(len(ordered))), per_batch, backoffs=self.backoffs,
-            )
+        try:
+            with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
+                answers = run_batched(
+                    lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
+                    list(range(len(ordered))), per_batch, backoffs=self.backoffs,
+                )
+        finally:
+            self._static = None  # its memory goes back to the next call's budget
         paths = ", ".join(f"{path} {n}" for path, n in (self.rows_by_path - before).items())
         log.info("%s %s: %d prompts x %d answers, micro-batches of %d prompts (%d rows: %s); rows by path: %s",
                  self.name, call, len(ordered), k, per_batch, budget.rows, budget.source, paths)
@@ -532,14 +536,15 @@ class HFVisionLanguageModel(Model):
             if plan is None:
                 ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
                 if static:
-                    kwargs[keyword] = new_cache(self.model, ids.shape[1] + gen.max_new_tokens)
+                    kwargs[keyword] = self._static_cache(ids.shape[0], ids.shape[1] + gen.max_new_tokens)
                 self.rows_by_path["plain"] += ids.shape[0]
             else:
                 plan = plan.to(device)
                 ids, mask = plan.input_ids, plan.attention_mask
                 prefixes = prefill_prefixes(self.model, plan, inputs)
-                kwargs[keyword] = copy_rows(self.model, prefixes, plan.group_of_row,
-                                            ids.shape[1] + gen.max_new_tokens if static else None)
+                target = self._static_cache(plan.rows, ids.shape[1] + gen.max_new_tokens) if static \
+                    else new_cache(self.model)
+                kwargs[keyword] = copy_rows(prefixes, plan.group_of_row, target)
                 del prefixes
                 self.rows_by_path["prefix_reuse"] += plan.rows
                 self.rows_by_path["prefix_prefills"] += plan.groups
@@ -570,6 +575,19 @@ class HFVisionLanguageModel(Model):
                     out.attentions, row, lengths[row], ids[row], len(samples[sample_index].images))
             completions.append(completion)
         return [completions[i * k : (i + 1) * k] for i in range(len(samples))]
+
+    def _static_cache(self, rows: int, tokens: int):
+        """An empty static cache for ``rows`` x ``tokens``: the previous micro-batch's, reset, when it has the same
+        shape (compiled decoding replays its CUDA graphs only on the same tensors), else a new one."""
+        from lam3_core.kit.vlm_prefix import new_cache, static_length
+
+        shape = (rows, static_length(tokens))
+        if self._static is not None and self._static[0] == shape:
+            self._static[1].reset()
+            return self._static[1]
+        self._static = None  # free the old one before allocating
+        self._static = (shape, new_cache(self.model, tokens))
+        return self._static[1]
 
     @staticmethod
     def _sampling_processors(gen: GenConfig, seed: int, call: str, samples: list[Sample], k: int):

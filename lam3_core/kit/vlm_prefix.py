@@ -145,14 +145,18 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def new_cache(model: Any, static_length: int | None = None):
-    """An empty ``DynamicCache``, or a ``StaticCache`` of ``static_length`` rounded up to ``STATIC_LENGTH_STEP``."""
+def static_length(tokens: int) -> int:
+    """``tokens`` rounded up to ``STATIC_LENGTH_STEP``: the length of a static cache that holds them."""
+    return -(-tokens // STATIC_LENGTH_STEP) * STATIC_LENGTH_STEP
+
+
+def new_cache(model: Any, static_tokens: int | None = None):
+    """An empty ``DynamicCache``, or a ``StaticCache`` for ``static_tokens`` tokens (``static_length``)."""
     from transformers import DynamicCache, StaticCache
 
-    if static_length is None:
+    if static_tokens is None:
         return DynamicCache(config=model.config)
-    length = -(-static_length // STATIC_LENGTH_STEP) * STATIC_LENGTH_STEP
-    return StaticCache(config=model.config, max_cache_len=length)
+    return StaticCache(config=model.config, max_cache_len=static_length(static_tokens))
 
 
 def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
@@ -166,10 +170,9 @@ def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
     return outputs[keyword]
 
 
-def copy_rows(model: Any, cache: Any, index: torch.Tensor, static_length: int | None = None) -> Any:
-    """A new cache whose row r is row ``index[r]`` of ``cache`` (dynamic, or static of ``static_length``)."""
-    rows = new_cache(model, static_length)
-    for layer_idx, layer in enumerate(cache.layers):
+def copy_rows(source: Any, index: torch.Tensor, target: Any) -> Any:
+    """Fill the empty cache ``target`` so that its row r is row ``index[r]`` of ``source``; returns ``target``."""
+    for layer_idx, layer in enumerate(source.layers):
         on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
-        rows.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
-    return rows
+        target.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
+    return target

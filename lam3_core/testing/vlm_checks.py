@@ -346,6 +346,20 @@ class VLMPluginChecks:
         for group, same in zip(static.sample(pope_samples[:3], 2, gen), dynamic.sample(pope_samples[:3], 2, gen)):
             self._assert_same(group, same)
 
+    def test_a_static_cache_is_reset_and_reused_across_micro_batches_of_one_shape(self, vlm_class, vlm_dir,
+                                                                                 pope_samples, monkeypatch):
+        import lam3_core.kit.vlm_prefix
+
+        made = []
+        real_new_cache = lam3_core.kit.vlm_prefix.new_cache
+        monkeypatch.setattr(lam3_core.kit.vlm_prefix, "new_cache",
+                            lambda model, tokens=None: made.append(tokens) or real_new_cache(model, tokens))
+        static = vlm_class(path=str(vlm_dir), decode_cache="static", prefix_reuse=False, batch_size=2)
+        expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="dynamic", batch_size=2), pope_samples)
+        made.clear()
+        self._assert_same(self._greedy(static, pope_samples), expected)
+        assert len(made) == 1 and static.info()["rows_by_path"] == {"plain": 8, "static_decode": 8}
+
     def test_auto_decode_cache_stays_dynamic_on_the_cpu_where_compiled_is_refused(self, vlm_class, vlm_dir,
                                                                                   pope_samples):
         from lam3_core.interfaces.errors import UsageError
