@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, kv_bytes_per_token, row_bytes, rows_that_fit
-from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of
+from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
 from lam3_core.kit.vlm_prefix import plan_prefixes, positions, split_prompt
 
 IMG, PAD = 9, 0
@@ -102,3 +102,11 @@ def test_copies_of_a_sample_are_adjacent_rows(copies):
     plan = plan_prefixes([[1, IMG, 5], [1, IMG, 6, 6]], [("a",), ("a",)], IMG, PAD, copies)
     assert plan.rows == 2 * copies and plan.groups == 1
     assert plan.input_ids[:copies, -1].tolist() == [5] * copies and plan.input_ids[copies:, -1].tolist() == [6] * copies
+
+
+def test_images_are_identified_by_path_or_by_object():
+    from pathlib import Path
+
+    assert image_key("a/b.png") == image_key(Path("a/b.png")) != image_key("a/c.png")
+    image = Image.new("RGB", (2, 2))
+    assert image_key(image) == image_key(image) != image_key(image.copy())

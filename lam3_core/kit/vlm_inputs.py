@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from lam3_core.kit.images import load_image
 
 def image_key(ref: Any) -> Any:
     """What identifies an image of a sample: its path, or the in-memory object itself."""
-    return ("path", str(ref)) if isinstance(ref, str) else ("object", id(ref))
+    return ("path", os.fspath(ref)) if isinstance(ref, (str, os.PathLike)) else ("object", id(ref))
 
 
 class OncePerImage:
