@@ -110,3 +110,31 @@ def test_images_are_identified_by_path_or_by_object():
     assert image_key("a/b.png") == image_key(Path("a/b.png")) != image_key("a/c.png")
     image = Image.new("RGB", (2, 2))
     assert image_key(image) == image_key(image) != image_key(image.copy())
+
+
+def test_distinct_images_are_processed_in_slices_on_a_pool_when_the_outputs_join():
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+
+    class Processor:
+        def __init__(self, padded: bool):
+            self.padded = padded
+
+        def __call__(self, images):
+            calls.append(len(images))
+            width = max(im.size[0] for im in images) if self.padded else 1  # a batch padded to its widest image
+            return {"pixel_values": torch.tensor([[float(im.size[0])] * width for im in images])}
+
+    images = [Image.new("RGB", (w, 2)) for w in (1, 2, 3, 4, 5)]
+    with ThreadPoolExecutor(2) as pool:
+        fixed = OncePerImage(Processor(padded=False), pool, parts=2)
+        assert fixed(images)["pixel_values"].flatten().tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert sorted(calls) == [2, 3]
+        calls.clear()
+        padded = OncePerImage(Processor(padded=True), pool, parts=2)
+        out = padded(images)
+        assert out["pixel_values"].shape == (5, 5) and sorted(calls) == [2, 3, 5]  # slices did not join: one call
+        calls.clear()
+        padded(images)
+        assert calls == [5]  # and from then on, no slices

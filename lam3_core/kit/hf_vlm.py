@@ -36,7 +36,7 @@ from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
 from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
-from lam3_core.kit.prefetch import Prefetcher, default_workers
+from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
 
 if TYPE_CHECKING:
@@ -139,7 +139,8 @@ class HFVisionLanguageModel(Model):
     ``compute_dtype``, ``double_quant``), plus ``batch_size`` (the most rows decoded together;
     default: as many as free GPU memory holds, 8 on a CPU), ``system_prompt``, ``prefix_reuse``
     (true: one prefill per image prefix and per sampled prompt), ``decode_cache`` (auto, dynamic,
-    static or compiled: ``DECODE_CACHES``), ``preprocess_workers`` (threads preparing the next micro-batch; 0: none),
+    static or compiled: ``DECODE_CACHES``), ``preprocess_workers`` (threads preparing the next
+    micro-batches, and as many decoding and processing their images; 0: none),
     ``trace_attentions`` and ``trace_hidden_states`` (what ``generate(trace=True)`` puts in
     ``Completion.trace``). Weights load on first use.
     """
@@ -187,6 +188,7 @@ class HFVisionLanguageModel(Model):
         self.model: Any = None
         self.processor: Any = None
         self._processors: ThreadProcessors | None = None
+        self._image_pool: Any = None
         self._static: tuple[tuple[int, int], Any] | None = None
 
     @property
@@ -232,7 +234,8 @@ class HFVisionLanguageModel(Model):
         processor.tokenizer.padding_side = "left"
         self.configure_processor(processor)
         self.processor, self.model = processor, model
-        self._processors = ThreadProcessors(processor)
+        self._image_pool = worker_pool(self.preprocess_workers, "lam3-images")
+        self._processors = ThreadProcessors(processor, self._image_pool, self.preprocess_workers)
         if self.prefix_reuse:
             from lam3_core.kit.vlm_prefix import cache_api_problem
 
@@ -291,7 +294,9 @@ class HFVisionLanguageModel(Model):
         return info
 
     def close(self) -> None:
-        self.model = self.processor = self._processors = self._static = None
+        if self._image_pool is not None:
+            self._image_pool.shutdown(wait=True, cancel_futures=True)
+        self.model = self.processor = self._processors = self._static = self._image_pool = None
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -442,7 +447,7 @@ class HFVisionLanguageModel(Model):
 
         processor = self._processors.get()
         prompts = [processor.apply_chat_template(self.messages(s), add_generation_prompt=True) for s in samples]
-        images = decoded_images(samples)
+        images = decoded_images(samples, self._image_pool)
         enc = processor(text=prompts, images=self.images_argument(images), return_tensors="pt", padding=True)
         counts = [len(i) for i in images]
         plan = None

@@ -29,6 +29,13 @@ def _single_threaded_torch() -> None:
         torch.set_num_threads(1)
 
 
+def worker_pool(workers: int, name: str) -> ThreadPoolExecutor | None:
+    """Threads whose torch operations run single-threaded; None for 0 workers (work inline)."""
+    if workers <= 0:
+        return None
+    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=_single_threaded_torch)
+
+
 def default_workers() -> int:
     """Worker threads for preparation: the cores but one (the main thread drives the GPU), at most 8."""
     return max(0, min(8, (os.cpu_count() or 1) - 1))
@@ -45,8 +52,7 @@ class Prefetcher(Generic[T]):
         self._prepare = prepare
         self._total = total
         self._depth = max(1, depth)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lam3-prefetch",
-                                        initializer=_single_threaded_torch) if workers > 0 else None
+        self._pool = worker_pool(workers, "lam3-prefetch")
         self._pending: dict[tuple[int, int], Future] = {}
         self.hits = 0
         self.misses = 0
