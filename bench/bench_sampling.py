@@ -1,158 +1,117 @@
-"""Throughput of K sampled answers per prompt with the llava15 plugin at real size (random weights): ``model.sample``
-against K separate sampled ``generate`` calls over the same prompts, measured in the same run.
+"""K sampled answers per POPE-shaped prompt (``lam3 generate --samples K``) against a hand-written loop.
 
-``model.sample(samples, K, gen)`` is what ``lam3 eval --samples K`` runs: per batch one encoding of the
-prompts and one ``generate`` with ``num_return_sequences=K``. The baseline draws the K answers one by
-one: K calls of ``generate(samples, gen, trace=True)`` with sampling on (trace: the uncertainty metrics
-need the log-probs; seed ``s + i`` for draw i, as the same seed would draw the same answers). Both
-decode the same rows per forward pass: ``batch_size`` rows (``sample`` takes ``batch_size // K`` prompts
-per batch, ``generate`` ``batch_size`` prompts).
+32 COCO-like images x 4 yes/no questions (128 prompts), K = 5 answers of exactly 8 tokens each with
+their log-probs, LLaVA-1.5-7B's architecture with random bf16 weights (see vlm_bench.py for how each
+path is timed). Runs, on the same inputs and weights:
 
-POPE-shaped work: ``--images`` noise images (COCO-like sizes) x ``--questions`` yes/no questions in
-LLaVA's POPE wording, short answers of exactly ``--new-tokens`` tokens (min = max: random weights never
-stop). The real size is LLaVA-1.5-7B's architecture (``bench_models.llava_setup``), built in bf16 with
-random weights, saved, and loaded back through the plugin. Each path is warmed up once at its own
-shapes, then timed ``--repeats`` times (median).
+* lam3's command path, ``api.generate`` with ``samples=5``: per prompt the traced greedy answer and 5
+  sampled answers (the image prefix prefilled once per image, each prompt once for its 5 answers);
+* the model's ``sample(prompts, 5)`` alone (what the command runs for the samples), and the same with
+  ``prefix_reuse=false`` (every row prefilled, as ``num_return_sequences`` does);
+* the hand-written loop at the same rows per forward pass: processor + ``generate(do_sample=True,
+  num_return_sequences=5, output_logits=True)``; and the same work as the command path (a traced greedy
+  ``generate`` and then the sampled one, per batch).
+
+Prints the GPU, prompts/s of each, the ratios (lam3 / hand loop doing the same work, lam3 / the 30
+prompts/s target) and the agreement of the greedy answers; writes ``bench_sampling_<size>.json``.
 
     PYTHONPATH=.:bench:plugins/lam3_models_llava HF_HUB_OFFLINE=1 python bench/bench_sampling.py --out "$OUT"
 
-``--size tiny`` runs the same code on the CPU with the tiny test model (a dry run of the script).
+``--size tiny`` is a CPU dry run with the tiny test model.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import math
-import platform
-import statistics
-import tempfile
 import time
 from pathlib import Path
 
-import torch
-from bench_models import free_memory, llava_setup, save_random_checkpoint
+from bench_pope import pope_rows
+from vlm_bench import (
+    agreement,
+    hand_loop,
+    run_lam3,
+    runner,
+    samples_of,
+    say,
+    synced,
+    write_dataset,
+    write_images,
+)
 
-from lam3_core import GenConfig, Sample
+from lam3_core import GenConfig
 
-OBJECTS = ("dog", "car", "person", "chair", "bottle", "bicycle", "umbrella", "clock", "horse", "cup", "bench", "kite")
-POPE_INSTRUCTION = "\nAnswer the question using a single word or phrase."
-
-
-def pope_samples(images: int, questions: int, side: int) -> list[Sample]:
-    """``images`` noise images of COCO-like shapes around ``side``, each asked ``questions`` POPE questions."""
-    from PIL import Image
-
-    gen = torch.Generator().manual_seed(0)
-    samples = []
-    for i in range(images):
-        width, height = side + side // 3 * (i % 2), side - side // 4 * (i % 3 == 0)
-        pixels = torch.randint(0, 256, (height, width, 3), generator=gen, dtype=torch.uint8).numpy()
-        image = Image.fromarray(pixels)
-        for q in range(questions):
-            thing = OBJECTS[(i * questions + q) % len(OBJECTS)]
-            samples.append(Sample(f"img{i}-q{q}", f"Is there a {thing} in the image?{POPE_INSTRUCTION}", [image]))
-    return samples
-
-
-def _timed(work, repeats: int) -> tuple[float, list[float], float | None]:
-    """Median seconds of ``repeats`` timed calls after one warm-up call, every time, and the peak GPU GiB."""
-    cuda = torch.cuda.is_available()
-    work()
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        work()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else None
-    return statistics.median(times), times, peak
+TARGET = 30.0
+DEFAULTS = {
+    "--images": (int, 32, "Images; each is asked --questions questions."),
+    "--questions": (int, 4, "POPE questions per image."),
+    "--k": (int, 5, "Sampled answers per prompt."),
+    "--new-tokens": (int, 8, "Tokens per answer (min = max)."),
+}
 
 
-def _check(answers: list[list], n: int, k: int, new_tokens: int) -> None:
-    assert len(answers) == n and all(len(a) == k for a in answers), "wrong number of sampled answers"
-    for group in answers:
-        for completion in group:
-            assert completion.error is None and len(completion.token_logprobs) == new_tokens
-            assert all(math.isfinite(v) for v in completion.token_logprobs)
+def _timed_sample(model, samples, k: int, gen: GenConfig) -> float:
+    """``model.sample`` once untimed, then timed; checks that every answer has its finite log-probs."""
+    model.sample(samples, k, gen)
+    start = synced()
+    drawn = model.sample(samples, k, gen)
+    seconds = synced() - start
+    assert len(drawn) == len(samples) and all(len(group) == k for group in drawn)
+    assert all(len(c.token_logprobs) == gen.max_new_tokens and all(map(math.isfinite, c.token_logprobs))
+               for group in drawn for c in group)
+    return seconds
 
 
-def bench(size: str, images: int, questions: int, k: int, new_tokens: int, batch: int, repeats: int,
-          workdir: Path) -> dict:
-    plugin_cls, processor, config = llava_setup(size)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    t0 = time.perf_counter()
-    params = save_random_checkpoint(config, processor, workdir / "llava15", device)
-    build_s = time.perf_counter() - t0
-    samples = pope_samples(images, questions, 480 if size == "real" else 48)
-    gen = GenConfig(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True, seed=0)
-    model = plugin_cls(path=str(workdir / "llava15"), batch_size=batch)
-    model.load()
-    n = len(samples)
+def run(model, args: argparse.Namespace, workdir: Path) -> dict:
+    rows = pope_rows(write_images(workdir / "sampling_images", args.images, args.size), args.questions)
+    dataset = write_dataset(workdir / "sampling.jsonl", rows)
+    samples = samples_of(rows)
+    n, k, new_tokens = len(rows), args.k, args.new_tokens
+    gen = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
+    say(f"sampling: {n} prompts x {k} answers, {new_tokens} new tokens")
+    lam3 = run_lam3(model, dataset, workdir, f"lam3 --samples {k} (greedy + {k} sampled)", gen, samples=k)
+    prompts_per_pass = lam3.info["micro_batches"]["sample"]["prompts_per_micro_batch"]
+    greedy_batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
+    say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, micro-batches of {greedy_batch} prompts (greedy) "
+        f"and {prompts_per_pass} prompts x {k} (samples)")
+    sample_gen = GenConfig(**gen, do_sample=True, seed=0)
+    shared = _timed_sample(model, samples, k, sample_gen)
+    model.prefix_reuse = False
+    unshared = _timed_sample(model, samples, k, sample_gen)
+    model.prefix_reuse = True
+    say(f"  lam3 sample(): {n / shared:.2f} prompts/s; without prefix reuse {n / unshared:.2f}")
+    hand_loop(model, samples[:prompts_per_pass], prompts_per_pass, new_tokens, k, trace=True)  # warm-up
+    sampled, _, peak = hand_loop(model, samples, prompts_per_pass, new_tokens, k, trace=True)
+    start = time.perf_counter()
+    greedy, greedy_answers, _ = hand_loop(model, samples, greedy_batch, new_tokens, 1, trace=True)
+    say(f"  hand loop: {k} samples {n / sampled:.2f} prompts/s; greedy + {k} samples "
+        f"{n / (sampled + greedy):.2f} prompts/s ({time.perf_counter() - start:.1f}s greedy)")
 
-    def sampled():
-        drawn = model.sample(samples, k, gen)
-        _check(drawn, n, k, new_tokens)
+    def row(label: str, seconds: float, peak_gib=None) -> dict:
+        return {"path": label, "prompts": n, "answers": n * k, "seconds": round(seconds, 3),
+                "prompts_per_s": round(n / seconds, 2), "peak_gib": peak_gib}
 
-    def one_by_one():
-        draws = [model.generate(samples, dataclasses.replace(gen, seed=i), trace=True) for i in range(k)]
-        _check([list(group) for group in zip(*draws)], n, k, new_tokens)
-
-    runs = []
-    for label, work in ((f"sample: K={k} per generate call", sampled), (f"one by one: {k} generate calls", one_by_one)):
-        seconds, times, peak = _timed(work, repeats)
-        runs.append({"path": label, "prompts": n, "answers": n * k, "seconds": round(seconds, 3),
-                     "all_seconds": [round(t, 3) for t in times], "prompts_per_s": round(n / seconds, 3),
-                     "answers_per_s": round(n * k / seconds, 2), "peak_gib": peak})
-        print(json.dumps(runs[-1]), flush=True)
-    info = model.info()
-    model.close()
-    free_memory()
+    lam3_row = lam3.row(n, "prompts")
+    runs = [lam3_row, row(f"lam3 sample(prompts, {k})", shared), row(f"lam3 sample(prompts, {k}), prefix_reuse=false",
+                                                                       unshared),
+            row(f"hand loop: generate(num_return_sequences={k}), {prompts_per_pass} prompts per batch", sampled, peak),
+            row(f"hand loop: greedy (batch {greedy_batch}) + {k} sampled, same work as --samples", greedy + sampled)]
     return {
-        "model": "llava15", "size": size, "params": params, "build_and_save_s": round(build_s, 1),
-        "dtype": info["dtype"], "batch_size_rows": batch, "k": k, "new_tokens": new_tokens,
-        "images": images, "questions_per_image": questions, "batch_backoffs": info["batch_backoffs"], "runs": runs,
-        "ratio": {"sample vs one by one (prompts/s)": round(runs[0]["prompts_per_s"] / runs[1]["prompts_per_s"], 2)},
+        "workload": "sampling", "unit": "prompts", "prompts": n, "k": k, "new_tokens": new_tokens, "runs": runs,
+        "ratios": {
+            f"lam3 --samples {k} / hand loop doing the same work": round((greedy + sampled) / lam3.seconds, 2),
+            f"lam3 sample() / hand loop num_return_sequences={k}": round(sampled / shared, 2),
+            "lam3 sample() prefix reuse / without": round(unshared / shared, 2),
+            f"lam3 --samples {k} / target {TARGET:g} prompts/s": round(n / lam3.seconds / TARGET, 2),
+        },
+        "agreement": {"lam3 greedy answers vs hand loop": agreement(lam3.records, greedy_answers)},
+        "target": f">= {TARGET:g} prompts/s with {k} sampled answers each through lam3 generate",
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=("real", "tiny"), default="real")
-    parser.add_argument("--images", type=int, default=64)
-    parser.add_argument("--questions", type=int, default=4, help="POPE questions per image.")
-    parser.add_argument("--k", type=int, default=5, help="Sampled answers per prompt.")
-    parser.add_argument("--new-tokens", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=40, help="Rows decoded together (the model's batch_size).")
-    parser.add_argument("--repeats", type=int, default=3, help="Timed repeats per path (median reported).")
-    parser.add_argument("--out", type=Path, default=Path("bench-out"))
-    args = parser.parse_args()
-    import transformers
-
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    env = {"device": gpu or platform.processor() or "cpu", "torch": torch.__version__,
-           "transformers": transformers.__version__}
-    print(f"device: {env['device']}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="lam3-bench-") as workdir:
-        result = bench(args.size, args.images, args.questions, args.k, args.new_tokens, args.batch_size, args.repeats,
-                       Path(workdir))
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"bench_sampling_{args.size}.json"
-    path.write_text(json.dumps({"environment": env, "result": result}, indent=2))
-    print(f"\n{env}")
-    print(f"{'path':34} {'prompts/s':>9} {'answers/s':>9} {'seconds':>8} {'peak GiB':>8}")
-    for r in result["runs"]:
-        print(f"{r['path']:34} {r['prompts_per_s']:9.3f} {r['answers_per_s']:9.2f} {r['seconds']:8.3f} "
-              f"{r['peak_gib'] if r['peak_gib'] is not None else '-':>8}")
-    for name, value in result["ratio"].items():
-        print(f"ratio {name}: {value}")
-    print(f"written: {path}")
+def main(argv=None) -> dict:
+    return runner(run, argv, "bench_sampling", __doc__.splitlines()[0], DEFAULTS)
 
 
 if __name__ == "__main__":

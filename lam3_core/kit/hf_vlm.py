@@ -6,6 +6,13 @@ sample for Idefics2), its extra stop tokens and turn markers, and processor sett
 as Idefics2's image splitting. Everything else lives here once, so the plugins stay small
 and behave the same way.
 
+Generation takes whatever the pipeline hands it and runs it in micro-batches sized from free
+GPU memory (``kit.micro_batches``; ``batch_size`` caps them), prepares the next micro-batch's
+tensors on worker threads while the GPU runs this one (``kit.prefetch``, ``kit.vlm_inputs``),
+prefills each image's prefix once for every question and sampled answer that shares it
+(``kit.vlm_prefix``), draws sampled answers with per-row seeds (``kit.row_sampling``) and, for
+long answers on a GPU, decodes from a static cache with a compiled step (CUDA graphs).
+
 torch and transformers are imported inside methods only: importing this module is free.
 """
 
@@ -13,19 +20,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any, Unpack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Unpack
 
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Sample
 from lam3_core.kit.arguments import check_number
-from lam3_core.kit.batching import run_batched
+from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
-from lam3_core.kit.images import load_image
+from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
+from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
+from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
+
+if TYPE_CHECKING:
+    from lam3_core.kit.vlm_prefix import PrefixPlan
 
 log = logging.getLogger("lam3")
 
@@ -34,6 +49,14 @@ LOGPROBS_DEFINITION = (
     "at each generated token, up to and including the first stop token"
 )
 IMAGE_LENGTH_WEIGHT = 256  # characters an image counts for when batches are sorted by length
+DECODE_CACHES = ("auto", "dynamic", "static", "compiled")
+"""How the KV cache is kept while decoding: ``dynamic`` grows it every step (transformers' default); ``static``
+preallocates it (no per-step copy of the whole cache); ``compiled`` preallocates it and runs each decoding step as a
+compiled graph (torch.compile, mode reduce-overhead: CUDA graphs; CUDA only); ``auto`` picks ``compiled`` on a GPU
+for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, else ``dynamic``."""
+COMPILED_AUTO_MIN_NEW_TOKENS = 128
+"""Below this many new tokens (POPE's yes/no answers) decoding takes less time than compiling and capturing graphs
+would save."""
 IMAGE_ATTENTION_DEFINITION = (
     "attention weight on each image patch token, averaged over every head of every layer of the language model "
     "and over the queries that produced the generated tokens (stop token included); one map per image, row-major "
@@ -44,19 +67,17 @@ IMAGE_ATTENTION_DEFINITION = (
 def generation_kwargs(gen: GenConfig) -> dict[str, Any]:
     """``generate()`` keyword arguments for ``gen``, every field explicit.
 
-    Sampling parameters are passed only when sampling, so greedy decoding raises no
-    warnings; when sampling they are always passed, so transformers' own defaults (top_k=50)
-    and the checkpoint's generation_config never apply silently. ``top_k=0`` means off.
+    Decoding is always greedy as far as transformers is concerned: sampling (``gen.do_sample``)
+    is done by ``kit.row_sampling``'s processors, which apply ``gen``'s temperature, top-k
+    and top-p and nothing else, so neither transformers' own defaults (top_k=50) nor the
+    checkpoint's generation_config ever apply silently.
     """
-    kwargs: dict[str, Any] = {
+    return {
         "max_new_tokens": gen.max_new_tokens,
         "min_new_tokens": gen.min_new_tokens,
-        "do_sample": gen.do_sample,
+        "do_sample": False,
         "repetition_penalty": gen.repetition_penalty,
     }
-    if gen.do_sample:
-        kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
-    return kwargs
 
 
 def generated_lengths(tokens, stop_ids: Sequence[int]):
@@ -97,13 +118,29 @@ def clean_response(text: str, role_prefixes: Sequence[str], turn_markers: Sequen
     return text, False
 
 
+@dataclass
+class _Prepared:
+    """One micro-batch as the worker threads hand it over: its samples and rendered prompts, the model inputs
+    (processor outputs; with ``plan``, only the image inputs of each prefix group's sample) and the prefix-reuse
+    layout, or None for the plain path."""
+
+    samples: list[Sample]
+    prompts: list[str]
+    inputs: dict
+    plan: PrefixPlan | None
+
+
 class HFVisionLanguageModel(Model):
     """A transformers image-text-to-text model (LLaVA-1.5, Idefics2, ...) behind the lam3 ``Model`` API.
 
     Model arguments (all optional): the loading options every Hugging Face plugin shares
     (``HFLoadOptions``: ``model``, ``path``, ``revision``, ``local_files_only``, ``dtype``,
     ``device``, ``device_map``, ``attn_implementation`` (sdpa), ``quantization``,
-    ``compute_dtype``, ``double_quant``), plus ``batch_size`` (8), ``system_prompt``,
+    ``compute_dtype``, ``double_quant``), plus ``batch_size`` (the most rows decoded together;
+    default: as many as free GPU memory holds, 8 on a CPU), ``system_prompt``, ``prefix_reuse``
+    (true: one prefill per image prefix and per sampled prompt), ``decode_cache`` (auto, dynamic,
+    static or compiled: ``DECODE_CACHES``), ``preprocess_workers`` (threads preparing the next
+    micro-batches, and as many decoding and processing their images; 0: none),
     ``trace_attentions`` and ``trace_hidden_states`` (what ``generate(trace=True)`` puts in
     ``Completion.trace``). Weights load on first use.
     """
@@ -116,24 +153,43 @@ class HFVisionLanguageModel(Model):
 
     def __init__(
         self,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         system_prompt: str | None = None,
         trace_attentions: bool = False,
         trace_hidden_states: bool = False,
+        prefix_reuse: bool = True,
+        decode_cache: str = "auto",
+        preprocess_workers: int | None = None,
         **load: Unpack[HFLoadOptions],
     ):
-        check_number(self.name, "batch_size", batch_size, positive=True, integer=True)
+        if batch_size is not None:
+            check_number(self.name, "batch_size", batch_size, positive=True, integer=True)
+        if preprocess_workers is not None:
+            check_number(self.name, "preprocess_workers", preprocess_workers, integer=True, at_most=64)
+        if decode_cache not in DECODE_CACHES:
+            raise UsageError(f"Bad {self.name}.decode_cache: {decode_cache!r}.",
+                             f"Give one of: {', '.join(DECODE_CACHES)}.")
         self.load_args = HFLoadArgs.from_options(load, model=self.default_model_id, attn_implementation="sdpa")
         if trace_attentions and self.load_args.attn_implementation != "eager":
             log.info("trace_attentions needs eager attention; %s will load with attn_implementation=eager", self.name)
             self.load_args = dataclasses.replace(self.load_args, attn_implementation="eager")
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.system_prompt = system_prompt or None
         self.trace_attentions = bool(trace_attentions)
         self.trace_hidden_states = bool(trace_hidden_states)
+        self.prefix_reuse = bool(prefix_reuse)
+        self.decode_cache = decode_cache
+        self.preprocess_workers = default_workers() if preprocess_workers is None else int(preprocess_workers)
         self.backoffs: list[dict] = []
+        self.micro_batches: dict[str, dict] = {}
+        self.rows_by_path: Counter = Counter()
+        self.compiled_decode_failure: str | None = None
+        self.prefix_reuse_unavailable: str | None = None
         self.model: Any = None
         self.processor: Any = None
+        self._processors: ThreadProcessors | None = None
+        self._image_pool: Any = None
+        self._static: tuple[tuple[int, int], Any] | None = None
 
     @property
     def model_id(self) -> str:
@@ -178,6 +234,15 @@ class HFVisionLanguageModel(Model):
         processor.tokenizer.padding_side = "left"
         self.configure_processor(processor)
         self.processor, self.model = processor, model
+        self._image_pool = worker_pool(self.preprocess_workers, "lam3-images")
+        self._processors = ThreadProcessors(processor, self._image_pool, self.preprocess_workers)
+        if self.prefix_reuse:
+            from lam3_core.kit.vlm_prefix import cache_api_problem
+
+            self.prefix_reuse_unavailable = cache_api_problem(model)
+            if self.prefix_reuse_unavailable:
+                log.warning("%s decodes every prompt on its own (no prefix reuse): %s", self.name,
+                            self.prefix_reuse_unavailable)
         tok = processor.tokenizer
         configured = model.generation_config.eos_token_id
         configured = configured if isinstance(configured, list) else [configured]
@@ -196,7 +261,14 @@ class HFVisionLanguageModel(Model):
             "model_id": load.pop("model"),
             **load,
             "batch_size": self.batch_size,
+            "micro_batches": dict(self.micro_batches),
             "batch_backoffs": list(self.backoffs),
+            "prefix_reuse": self.prefix_reuse,
+            "prefix_reuse_unavailable": self.prefix_reuse_unavailable,
+            "decode_cache": self.decode_cache,
+            "compiled_decode_failure": self.compiled_decode_failure,
+            "preprocess_workers": self.preprocess_workers,
+            "rows_by_path": dict(self.rows_by_path),
             "system_prompt": self.system_prompt,
             "logprobs": LOGPROBS_DEFINITION,
             "loaded": self.model is not None,
@@ -215,13 +287,16 @@ class HFVisionLanguageModel(Model):
                 device=str(self.input_device),
                 device_map=getattr(self.model, "hf_device_map", None),
                 model_class=type(self.model).__name__,
+                image_processor=type(self.processor.image_processor).__name__,
                 stop_token_ids=self._stop_ids,
                 transformers_version=transformers.__version__,
             )
         return info
 
     def close(self) -> None:
-        self.model = self.processor = None
+        if self._image_pool is not None:
+            self._image_pool.shutdown(wait=True, cancel_futures=True)
+        self.model = self.processor = self._processors = self._static = self._image_pool = None
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -255,10 +330,7 @@ class HFVisionLanguageModel(Model):
     @staticmethod
     def sample_images(sample: Sample) -> list:
         """The sample's images as PIL RGB; a missing or unreadable one is a UsageError naming the sample."""
-        try:
-            return [load_image(ref) for ref in sample.images]
-        except UsageError as exc:
-            raise UsageError(f"Sample {sample.id!r}: {exc.problem}", exc.fix) from exc
+        return decoded_images([sample])[0]
 
     def encode(self, samples: Sequence[Sample]):
         """Processor outputs for a batch (left-padded, on the input device, pixel values in float32) and the prompts."""
@@ -278,67 +350,218 @@ class HFVisionLanguageModel(Model):
 
     def generate(self, samples: Sequence[Sample], gen_config: GenConfig, trace: bool = False) -> list[Completion]:
         self.check_samples(samples)
-        self._seed(gen_config)
         if gen_config.trace_attentions:
             self._use_eager_attention()
-        groups = run_batched(
-            lambda batch: self._generate_batch(batch, gen_config, 1, trace),
-            list(samples), self.batch_size, key=self._length_key, backoffs=self.backoffs,
-        )
-        return [group[0] for group in groups]
+        return [group[0] for group in self._answer(samples, gen_config, 1, trace, "generate")]
 
     def sample(self, samples: Sequence[Sample], k: int, gen_config: GenConfig) -> list[list[Completion]]:
-        """K sampled completions per sample from one encoding and one ``generate(num_return_sequences=k)`` call
-        (transformers repeats each prompt k times, so the prefill is computed k times); each carries its token
-        log-probs.
+        """K sampled completions per sample, each with its token log-probs.
 
-        Sampling is forced on (``do_sample=True``). A batch holds ``batch_size // k`` prompts
-        (at least one), so ``batch_size`` bounds the rows decoded together.
+        Sampling is forced on (``do_sample=True``). With ``prefix_reuse`` the prompt (and an image
+        prefix shared with other prompts) is prefilled once and its cache copied to the K rows,
+        which decode together; without it every row is prefilled. Each answer's draws depend only
+        on (seed, sample id, its index), not on the batch it is decoded in (``kit.row_sampling``).
+        ``batch_size`` bounds the rows (prompts x K) decoded together.
         """
         if k < 1:
             raise UsageError(f"k must be >= 1, got {k}.")
         self.check_samples(samples)
         gen = dataclasses.replace(gen_config, do_sample=True, trace_attentions=False)
-        self._seed(gen)
-        return run_batched(
-            lambda batch: self._generate_batch(batch, gen, k, True),
-            list(samples), max(1, self.batch_size // k), key=self._length_key, backoffs=self.backoffs,
-        )
-
-    @staticmethod
-    def _seed(gen: GenConfig) -> None:
-        if gen.seed is not None:
-            import torch
-
-            torch.manual_seed(gen.seed)
+        return self._answer(samples, gen, k, True, "sample")
 
     @staticmethod
     def _length_key(sample: Sample) -> int:
         return len(sample.prompt) + IMAGE_LENGTH_WEIGHT * len(sample.images)
 
-    def _generate_batch(self, samples: list[Sample], gen: GenConfig, k: int, trace: bool) -> list[list[Completion]]:
+    def _answer(self, samples: Sequence[Sample], gen: GenConfig, k: int, trace: bool,
+                call: str) -> list[list[Completion]]:
+        """``k`` completions per sample, in micro-batches prepared ahead on worker threads; the micro-batches are as
+        large as the row budget allows and of (nearly) equal size."""
+        if not samples:
+            return []
+        self.load()
+        order = self._order(samples)
+        ordered = [samples[i] for i in order]
+        reuse = self.prefix_reuse and not self.prefix_reuse_unavailable and not gen.trace_attentions \
+            and not (trace and (self.trace_attentions or self.trace_hidden_states))
+        budget = self._row_budget(ordered, gen, k, trace, reuse)
+        seed = gen.seed if gen.seed is not None else random.getrandbits(62)
+
+        def prepare(start: int, size: int) -> _Prepared:
+            return self._prepare(ordered[start : start + size], k, reuse, gen)
+
+        most = max(1, budget.rows // k)
+        per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
+        self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
+        before = Counter(self.rows_by_path)
+        try:
+            with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
+                answers = run_batched(
+                    lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
+                    list(range(len(ordered))), per_batch, backoffs=self.backoffs,
+                )
+        finally:
+            self._static = None  # its memory goes back to the next call's budget
+        paths = ", ".join(f"{path} {n}" for path, n in (self.rows_by_path - before).items())
+        log.info("%s %s: %d prompts x %d answers, micro-batches of %d prompts (%d rows: %s); rows by path: %s",
+                 self.name, call, len(ordered), k, per_batch, budget.rows, budget.source, paths)
+        results: list = [None] * len(samples)
+        for position, group in zip(order, answers):
+            results[position] = group
+        return results
+
+    def _order(self, samples: Sequence[Sample]) -> list[int]:
+        """Sample indices, samples that share their images next to each other (so one micro-batch can reuse their
+        prefix), groups with the longest prompt first (an out-of-memory error shows in the first micro-batch),
+        text-only samples last."""
+        keys = [tuple(image_key(ref) for ref in s.images) for s in samples]
+        longest: dict[tuple, int] = {}
+        first: dict[tuple, int] = {}
+        for i, (sample, key) in enumerate(zip(samples, keys)):
+            longest[key] = max(longest.get(key, 0), self._length_key(sample))
+            first.setdefault(key, i)
+        return sorted(range(len(samples)), key=lambda i: (
+            not samples[i].images, -longest[keys[i]], first[keys[i]], -self._length_key(samples[i])))
+
+    def _row_budget(self, ordered: list[Sample], gen: GenConfig, k: int, trace: bool, reuse: bool) -> RowBudget:
+        """Rows per micro-batch, from free GPU memory and the longest prompt's length (``kit.micro_batches``)."""
         import torch
 
-        enc, prompts = self.encode(samples)
-        pad_lengths = (enc["attention_mask"] == 0).sum(dim=1).tolist()
+        free = free_bytes(self.input_device)
+        if free is None:
+            return rows_that_fit(None, 0, 0, self.batch_size)
+        prompt_tokens = int(self.encode(ordered[:1])[0]["input_ids"].shape[1])
+        shared = 0
+        if reuse:
+            prefixes = len({tuple(image_key(r) for r in s.images) for s in ordered if s.images})
+            prefixes += sum(1 for s in ordered if not s.images)
+            shared = prompt_tokens * prefixes // (len(ordered) * k)
+        per_row = row_bytes(self.model.config.get_text_config(), torch.finfo(self._dtype).bits // 8, prompt_tokens,
+                            gen.max_new_tokens, trace, shared)
+        return rows_that_fit(free, per_row, prompt_tokens, self.batch_size)
+
+    def _prepare(self, samples: list[Sample], k: int, reuse: bool, gen: GenConfig) -> _Prepared:
+        """The CPU side of a micro-batch (on a worker thread): prompts, decoded images, processor outputs and, when
+        prompts share prefixes (or K > 1), the prefix-reuse layout; tensors pinned when the model is on a GPU."""
+        from lam3_core.kit.vlm_prefix import plan_prefixes
+
+        processor = self._processors.get()
+        prompts = [processor.apply_chat_template(self.messages(s), add_generation_prompt=True) for s in samples]
+        images = decoded_images(samples, self._image_pool)
+        enc = processor(text=prompts, images=self.images_argument(images), return_tensors="pt", padding=True)
+        counts = [len(i) for i in images]
+        plan = None
+        if reuse:
+            keep = enc["attention_mask"].bool()
+            rows = [enc["input_ids"][r][keep[r]].tolist() for r in range(len(samples))]
+            keys = [tuple(image_key(ref) for ref in s.images) for s in samples]
+            plan = plan_prefixes(rows, keys, self.model.config.image_token_id, self._pad_id, k)
+            if plan.groups == plan.rows or self._beyond_sliding_window(plan.input_ids.shape[1] + gen.max_new_tokens):
+                plan = None
+        inputs = image_inputs_of(enc, plan.group_samples, counts) if plan is not None else None
+        if inputs is None:
+            plan = None
+            inputs = dict(enc) if k == 1 else self._repeated(processor, enc, prompts, images, counts, k)
+        if self.input_device.type == "cuda":
+            inputs = pinned(inputs)
+            plan = plan.pin() if plan is not None else None
+        return _Prepared(samples, prompts, inputs, plan)
+
+    def _repeated(self, processor: Any, enc: Any, prompts: list[str], images: list[list], counts: list[int],
+                  k: int) -> dict:
+        """Processor outputs with each sample's row repeated ``k`` times (its answers adjacent)."""
+        rows = [i for i in range(len(prompts)) for _ in range(k)]
+        image_inputs = image_inputs_of(enc, rows, counts)
+        if image_inputs is None:
+            repeated = self.images_argument([images[i] for i in rows])
+            return dict(processor(text=[prompts[i] for i in rows], images=repeated, return_tensors="pt", padding=True))
+        return {"input_ids": enc["input_ids"][rows], "attention_mask": enc["attention_mask"][rows], **image_inputs}
+
+    def _beyond_sliding_window(self, length: int) -> bool:
+        """True when ``length`` tokens exceed the language model's sliding attention window (prefix copies need
+        every token kept)."""
+        window = getattr(self.model.config.get_text_config(), "sliding_window", None)
+        return bool(window) and length > window
+
+    def _decode_cache(self, gen: GenConfig, raw: bool) -> str:
+        """The cache to decode from (``DECODE_CACHES``): raw traces always decode eagerly from a dynamic cache; ``auto``
+        compiles on a GPU for long answers of an unquantised model, until compiling failed once."""
+        if raw:
+            return "dynamic"
+        if self.decode_cache == "compiled" and self.input_device.type != "cuda":
+            raise UsageError(f"{self.name}.decode_cache=compiled needs a CUDA GPU; the model is on "
+                             f"{self.input_device}.", "Use decode_cache=static or dynamic on this device.")
+        if self.decode_cache != "auto":
+            return self.decode_cache
+        compiled = (self.input_device.type == "cuda" and gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS
+                    and not self.load_args.quantization and self.compiled_decode_failure is None)
+        return "compiled" if compiled else "dynamic"
+
+    def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int,
+             call: str) -> list[list[Completion]]:
+        """The GPU side of a micro-batch. ``decode_cache=auto`` falls back to a dynamic cache, once and for the
+        rest of the run, if compiled decoding fails for a reason other than memory (logged, and recorded in info)."""
+        raw = trace and (self.trace_attentions or self.trace_hidden_states) or gen.trace_attentions
+        cache = self._decode_cache(gen, raw)
+        try:
+            return self._decode(prepared, gen, k, trace, seed, call, cache)
+        except Exception as exc:
+            if cache != "compiled" or self.decode_cache != "auto" or is_out_of_memory(exc) \
+                    or isinstance(exc, UsageError):
+                raise
+            self.compiled_decode_failure = f"{type(exc).__name__}: {exc}"
+            log.warning("compiled decoding failed (%s); %s decodes from a dynamic cache from now on",
+                        self.compiled_decode_failure, self.name)
+        return self._decode(prepared, gen, k, trace, seed, call, "dynamic")
+
+    def _decode(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,
+                cache: str) -> list[list[Completion]]:
+        import torch
+
+        from lam3_core.kit.vlm_prefix import cache_keyword, copy_rows, new_cache, prefill_prefixes
+
+        samples, plan = prepared.samples, prepared.plan
+        device = self.input_device
+        inputs = {key: value.to(device, non_blocking=True) for key, value in prepared.inputs.items()}
+        inputs = {key: value.to(self._dtype) if value.is_floating_point() else value for key, value in inputs.items()}
         trace_attentions = trace and self.trace_attentions
         trace_hidden = trace and self.trace_hidden_states
         image_maps = gen.trace_attentions and k == 1
+        kwargs = {**generation_kwargs(gen), "eos_token_id": self._stop_ids, "pad_token_id": self._pad_id}
+        if gen.do_sample:
+            kwargs["logits_processor"] = self._sampling_processors(gen, seed, call, samples, k)
+        if trace or trace_attentions or trace_hidden or image_maps:
+            kwargs.update(return_dict_in_generate=True, output_logits=trace,
+                          output_attentions=trace_attentions or image_maps, output_hidden_states=trace_hidden)
+        keyword = cache_keyword(self.model)
+        static = cache != "dynamic"
+        if cache == "static":
+            kwargs["disable_compile"] = True
         with torch.inference_mode():
-            out = self.model.generate(
-                **enc.to(dtype=self._dtype),
-                **generation_kwargs(gen),
-                num_return_sequences=k,
-                eos_token_id=self._stop_ids,
-                pad_token_id=self._pad_id,
-                return_dict_in_generate=True,
-                output_logits=trace,
-                output_attentions=trace_attentions or image_maps,
-                output_hidden_states=trace_hidden,
-            )
-        tokens = out.sequences[:, enc["input_ids"].shape[1] :]
+            if plan is None:
+                ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
+                if static:
+                    kwargs[keyword] = self._static_cache(ids.shape[0], ids.shape[1] + gen.max_new_tokens)
+                self.rows_by_path["plain"] += ids.shape[0]
+            else:
+                plan = plan.to(device)
+                ids, mask = plan.input_ids, plan.attention_mask
+                prefixes = prefill_prefixes(self.model, plan, inputs)
+                target = self._static_cache(plan.rows, ids.shape[1] + gen.max_new_tokens) if static \
+                    else new_cache(self.model)
+                kwargs[keyword] = copy_rows(prefixes, plan.group_of_row, target)
+                del prefixes
+                self.rows_by_path["prefix_reuse"] += plan.rows
+                self.rows_by_path["prefix_prefills"] += plan.groups
+                inputs = {}
+            if static:
+                self.rows_by_path[f"{cache}_decode"] += ids.shape[0]
+            out = self.model.generate(input_ids=ids, attention_mask=mask, **inputs, **kwargs)
+        sequences = out if isinstance(out, torch.Tensor) else out.sequences
+        tokens = sequences[:, ids.shape[1] :]
         lengths = generated_lengths(tokens, self._stop_ids)
         logprobs = token_logprobs(out.logits, tokens, lengths).cpu() if trace else None
+        pad_lengths = (mask == 0).sum(dim=1).tolist()
         lengths, tokens = lengths.tolist(), tokens.cpu()
         completions = []
         for row in range(tokens.shape[0]):
@@ -347,17 +570,39 @@ class HFVisionLanguageModel(Model):
             if trace_hidden:
                 extra["hidden_states"] = _row_hidden_states(out.hidden_states, row, lengths[row])
             if trace_attentions:
-                extra["attentions"] = _row_attentions(out.attentions, row, lengths[row], pad_lengths[sample_index])
+                extra["attentions"] = _row_attentions(out.attentions, row, lengths[row], pad_lengths[row])
             completion = self._completion(
-                tokens[row, : lengths[row]].tolist(), prompts[sample_index],
+                tokens[row, : lengths[row]].tolist(), prepared.prompts[sample_index],
                 None if logprobs is None else logprobs[row, : lengths[row]].tolist(), extra or None,
             )
             if image_maps:
-                n_images = len(samples[sample_index].images)
                 completion.info["image_attention"] = self._image_attention(
-                    out.attentions, row, lengths[row], enc["input_ids"][sample_index], n_images)
+                    out.attentions, row, lengths[row], ids[row], len(samples[sample_index].images))
             completions.append(completion)
         return [completions[i * k : (i + 1) * k] for i in range(len(samples))]
+
+    def _static_cache(self, rows: int, tokens: int):
+        """An empty static cache for ``rows`` x ``tokens``: the previous micro-batch's, reset, when it has the same
+        shape (compiled decoding replays its CUDA graphs only on the same tensors), else a new one."""
+        from lam3_core.kit.vlm_prefix import new_cache, static_length
+
+        shape = (rows, static_length(tokens))
+        if self._static is not None and self._static[0] == shape:
+            self._static[1].reset()
+            return self._static[1]
+        self._static = None  # free the old one before allocating
+        self._static = (shape, new_cache(self.model, tokens))
+        return self._static[1]
+
+    @staticmethod
+    def _sampling_processors(gen: GenConfig, seed: int, call: str, samples: list[Sample], k: int):
+        """Per-row seeded sampling: row (sample, j) draws from the stream (seed, sample id, call, j)."""
+        from transformers import LogitsProcessorList
+
+        from lam3_core.kit.row_sampling import row_key, sampling_processors
+
+        keys = [row_key(seed, sample.id, call, j) for sample in samples for j in range(k)]
+        return LogitsProcessorList(sampling_processors(gen, keys))
 
     def _completion(self, ids: list[int], prompt: str, logprobs: list[float] | None, trace: Any) -> Completion:
         tok = self.processor.tokenizer

@@ -111,7 +111,9 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "uncertainty": (_names, "a list of uncertainty metric names, e.g. [semantic_entropy]"),
     "metric_args": (_per_name, "a mapping metric -> {argument: value}"),
 }
-_OPTIONAL = {"model", "dataset", "arbiter", "limit", "out", "judge_cache"}
+_OPTIONAL = {"model", "dataset", "arbiter", "limit", "out", "judge_cache", "batch_size"}
+DEFAULT_BATCH_SIZE = 8
+"""Items per call to a judge or an attack when --batch-size is not given."""
 
 
 @dataclass
@@ -132,7 +134,7 @@ class RunConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     arbiter: str | None = None
     limit: int | None = None
-    batch_size: int = 8
+    batch_size: int | None = None
     seed: int = 0
     gen: dict = field(default_factory=dict)
     out: str | None = None
@@ -166,6 +168,11 @@ class RunConfig:
                                  f"Fix {key} in {origin}.")
         cleaned = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
         return cls(**cleaned)
+
+    def items_per_batch(self) -> int:
+        """Items per call to a judge or an attack: ``batch_size``, else ``DEFAULT_BATCH_SIZE``. (The model is handed
+        larger chunks and picks its own micro-batches, ``batch_size`` being their upper bound: ``run.generation``.)"""
+        return self.batch_size or DEFAULT_BATCH_SIZE
 
     def gen_config(self) -> GenConfig:
         return GenConfig.from_dict({"seed": self.seed, **self.gen})

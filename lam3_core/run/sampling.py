@@ -1,9 +1,9 @@
 """K sampled answers per prompt (``--samples K``), the input of the uncertainty metrics.
 
 Each generation record holds the greedy answer (``--gen``; with its token log-probs, from
-``generate(trace=True)``) and, in ``samples``, K answers drawn by the model's ``sample()`` (for the
-Hugging Face models one encoding and one ``generate`` call with ``num_return_sequences=K`` per batch):
-``[{"text": ..., "token_logprobs": [...]}, ...]``. A record
+``generate(trace=True)``) and, in ``samples``, K answers drawn by the model's ``sample()`` on the same
+chunk of records (the Hugging Face models prefill each prompt once and decode its K answers together,
+each drawn with its own seed): ``[{"text": ..., "token_logprobs": [...]}, ...]``. A record
 is written once, with all of it, so a record that holds its K samples is never sampled again on
 resume; a record whose sampling failed carries the error and is produced again (unless
 ``--no-retry-errors``).

@@ -69,6 +69,26 @@ class VLMPluginChecks:
             Sample("palette-file", "Sure?", [str(_image_file(d / "p.png", "P", 3))]),
         ]
 
+    @pytest.fixture(scope="class")
+    @classmethod
+    def pope_samples(cls, tmp_path_factory):
+        """POPE-shaped work: three questions on an image file, three on one in-memory image, one on an image asked
+        once, one without an image; prompts of different lengths, shuffled so that shared images are not adjacent."""
+        from PIL import Image
+
+        from lam3_core.interfaces.records import Sample
+
+        d = tmp_path_factory.mktemp("pope_images")
+        path = str(_image_file(d / "street.png", "RGB", (30, 90, 200)))
+        memory = Image.new("RGBA", (50, 40), (200, 150, 10, 255))
+        once = Image.new("RGB", (36, 36), (5, 5, 5))
+        questions = ("Is there a dog in the image?", "Is there a car?",
+                     "Is there a person in the image? Answer the question using a single word or phrase.")
+        samples = [Sample(f"file-{i}", q, [path]) for i, q in enumerate(questions)]
+        samples += [Sample(f"memory-{i}", q, [memory]) for i, q in enumerate(reversed(questions))]
+        samples += [Sample("once", "What colour is the sky?", [once]), Sample("text", "Tell me a story.")]
+        return [samples[i] for i in (0, 3, 6, 1, 4, 7, 2, 5)]
+
     # --- loading ---
 
     def test_registered_without_importing_torch(self, vlm_name, vlm_class):
@@ -258,6 +278,143 @@ class VLMPluginChecks:
         assert rows_seen == [4, 2, 1, 1, 1, 1]
         assert model.info()["batch_backoffs"] == [{"from": 4, "to": 2}, {"from": 2, "to": 1}]
 
+    # --- throughput paths give the plain path's answers ---
+
+    @staticmethod
+    def _greedy(model, samples, new_tokens=6):
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        return model.generate(samples, GenConfig(max_new_tokens=new_tokens), trace=True)
+
+    @staticmethod
+    def _assert_same(answers, expected):
+        for a, b in zip(answers, expected, strict=True):
+            assert a.info["token_ids"] == b.info["token_ids"]
+            assert a.text == b.text and a.prompt_sent == b.prompt_sent
+            assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+
+    def test_prefix_reuse_gives_the_plain_greedy_answers(self, vlm_class, vlm_dir, pope_samples):
+        plain = self._greedy(vlm_class(path=str(vlm_dir), prefix_reuse=False), pope_samples)
+        one_by_one = self._greedy(vlm_class(path=str(vlm_dir), batch_size=1), pope_samples)
+        reused = vlm_class(path=str(vlm_dir))
+        self._assert_same(self._greedy(reused, pope_samples), plain)
+        self._assert_same(one_by_one, plain)
+        paths = reused.info()["rows_by_path"]
+        # 3 distinct images and the text-only sample: 4 prefixes for 8 rows; nothing went the plain way
+        assert (paths["prefix_reuse"], paths["prefix_prefills"], paths.get("plain", 0)) == (8, 4, 0)
+        split = vlm_class(path=str(vlm_dir), batch_size=2)  # groups cut across micro-batches
+        self._assert_same(self._greedy(split, pope_samples), plain)
+        assert split.info()["micro_batches"]["generate"]["rows"] == 2
+
+    def test_without_the_cache_api_prefix_reuse_falls_back_to_the_plain_path(self, vlm_class, vlm_dir, pope_samples,
+                                                                           monkeypatch, caplog):
+        import lam3_core.kit.vlm_prefix
+
+        monkeypatch.setattr(lam3_core.kit.vlm_prefix, "cache_api_problem", lambda model: "no DynamicCache here")
+        model = vlm_class(path=str(vlm_dir))
+        with caplog.at_level("INFO", logger="lam3"):
+            answers = self._greedy(model, pope_samples)
+        assert model.info()["prefix_reuse_unavailable"] == "no DynamicCache here"
+        assert model.info()["rows_by_path"] == {"plain": len(pope_samples)}
+        assert "no prefix reuse): no DynamicCache here" in caplog.text and "rows by path: plain 8" in caplog.text
+        self._assert_same(answers, self._greedy(vlm_class(path=str(vlm_dir), prefix_reuse=False), pope_samples))
+
+    def test_k_samples_share_one_prefill_and_do_not_depend_on_batching(self, vlm_class, vlm_dir, pope_samples):
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        gen = GenConfig(max_new_tokens=5, seed=3)
+        shared = vlm_class(path=str(vlm_dir), batch_size=24)
+        drawn = shared.sample(pope_samples, 3, gen)
+        assert shared.info()["rows_by_path"] == {"prefix_reuse": 24, "prefix_prefills": 4}
+        assert shared.info()["micro_batches"]["sample"]["answers_per_prompt"] == 3
+        for other in (vlm_class(path=str(vlm_dir), prefix_reuse=False), vlm_class(path=str(vlm_dir), batch_size=1)):
+            again = other.sample(pope_samples, 3, gen)
+            for group, same in zip(drawn, again, strict=True):
+                self._assert_same(group, same)
+        assert len({tuple(c.info["token_ids"]) for group in drawn for c in group}) > len(pope_samples)
+
+    def test_static_cache_gives_the_dynamic_answers(self, vlm_class, vlm_dir, pope_samples):
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        for reuse in (False, True):
+            dynamic = vlm_class(path=str(vlm_dir), prefix_reuse=reuse, decode_cache="dynamic")
+            static = vlm_class(path=str(vlm_dir), prefix_reuse=reuse, decode_cache="static")
+            self._assert_same(self._greedy(static, pope_samples, 8), self._greedy(dynamic, pope_samples, 8))
+            assert static.info()["rows_by_path"]["static_decode"] == len(pope_samples)
+            assert "static_decode" not in dynamic.info()["rows_by_path"]
+        gen = GenConfig(max_new_tokens=4, seed=5)
+        for group, same in zip(static.sample(pope_samples[:3], 2, gen), dynamic.sample(pope_samples[:3], 2, gen)):
+            self._assert_same(group, same)
+
+    def test_a_static_cache_is_reset_and_reused_across_micro_batches_of_one_shape(self, vlm_class, vlm_dir,
+                                                                                 pope_samples, monkeypatch):
+        import lam3_core.kit.vlm_prefix
+
+        made = []
+        real_new_cache = lam3_core.kit.vlm_prefix.new_cache
+        monkeypatch.setattr(lam3_core.kit.vlm_prefix, "new_cache",
+                            lambda model, tokens=None: made.append(tokens) or real_new_cache(model, tokens))
+        static = vlm_class(path=str(vlm_dir), decode_cache="static", prefix_reuse=False, batch_size=2)
+        expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="dynamic", batch_size=2), pope_samples)
+        made.clear()
+        self._assert_same(self._greedy(static, pope_samples), expected)
+        assert len(made) == 1 and static.info()["rows_by_path"] == {"plain": 8, "static_decode": 8}
+
+    def test_auto_decode_cache_stays_dynamic_on_the_cpu_where_compiled_is_refused(self, vlm_class, vlm_dir,
+                                                                                  pope_samples):
+        from lam3_core.interfaces.errors import UsageError
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        auto = vlm_class(path=str(vlm_dir))
+        auto.generate(pope_samples[:2], GenConfig(max_new_tokens=130, min_new_tokens=130))
+        assert auto.info()["decode_cache"] == "auto" and auto.info()["rows_by_path"] == {"plain": 2}
+        with pytest.raises(UsageError, match="decode_cache=compiled needs a CUDA GPU"):
+            self._greedy(vlm_class(path=str(vlm_dir), decode_cache="compiled"), pope_samples[:1])
+
+    def test_prefetched_micro_batches_give_the_inline_answers(self, vlm_class, vlm_dir, pope_samples):
+        inline = vlm_class(path=str(vlm_dir), batch_size=2, preprocess_workers=0)
+        threaded = vlm_class(path=str(vlm_dir), batch_size=2, preprocess_workers=3)
+        self._assert_same(self._greedy(threaded, pope_samples), self._greedy(inline, pope_samples))
+        assert threaded.info()["preprocess_workers"] == 3
+
+    def test_each_distinct_image_is_processed_once_per_micro_batch(self, vlm_class, vlm_dir, pope_samples,
+                                                                    monkeypatch):
+        model = vlm_class(path=str(vlm_dir), preprocess_workers=0)
+        model.load()
+        image_processor = type(model.processor.image_processor)
+        processed = []
+        real_call = image_processor.__call__
+
+        def counting(self, images, *args, **kwargs):
+            processed.append(sum(len(unit) if isinstance(unit, list) else 1 for unit in images))
+            return real_call(self, images, *args, **kwargs)
+
+        monkeypatch.setattr(image_processor, "__call__", counting)
+        self._greedy(model, pope_samples, 2)
+        assert sum(processed) == 3  # three distinct images among 7 image prompts, in one micro-batch
+
+    def test_batch_size_caps_the_micro_batches_and_defaults_to_the_devices_budget(self, vlm_class, vlm_dir,
+                                                                                   pope_samples):
+        from lam3_core.interfaces.errors import UsageError
+
+        default = vlm_class(path=str(vlm_dir), prefix_reuse=False)
+        capped = vlm_class(path=str(vlm_dir), batch_size=3, prefix_reuse=False)
+        rows = []
+        for model in (default, capped):
+            real_generate = model.load() or model.model.generate
+            model.model.generate = lambda real=real_generate, **kw: rows.append(kw["input_ids"].shape[0]) or real(**kw)
+            self._greedy(model, pope_samples, 2)
+        assert rows == [8, 3, 3, 2]
+        assert default.info()["batch_size"] is None
+        assert default.info()["micro_batches"]["generate"] == {
+            "rows": 8, "source": "default for a device without a free-memory figure", "answers_per_prompt": 1,
+            "prompts_per_micro_batch": 8}
+        assert capped.info()["micro_batches"]["generate"]["rows"] == 3
+        assert capped.info()["micro_batches"]["generate"]["source"] == "batch_size"
+        for bad in ({"decode_cache": "fast"}, {"preprocess_workers": -1}, {"batch_size": 0}):
+            with pytest.raises(UsageError, match=f"{self.registered_name}.{next(iter(bad))}"):
+                vlm_class(path=str(vlm_dir), **bad)
+
     # --- generation config ---
 
     def test_generation_kwargs_are_explicit(self, vlm, samples, monkeypatch):
@@ -270,10 +427,14 @@ class VLMPluginChecks:
         vlm.sample(samples[:1], 2, GenConfig(max_new_tokens=3, temperature=0.7, top_p=0.9))
         greedy, sampled = seen
         assert greedy["do_sample"] is False and greedy["repetition_penalty"] == 1.3
-        assert not {"temperature", "top_p", "top_k"} & set(greedy)
-        assert (sampled["temperature"], sampled["top_p"], sampled["top_k"]) == (0.7, 0.9, 0)
-        assert sampled["do_sample"] is True and sampled["num_return_sequences"] == 2
-        assert set(vlm._stop_ids) <= set(greedy["eos_token_id"])
+        assert "logits_processor" not in greedy and "output_logits" not in greedy
+        for kwargs in (greedy, sampled):
+            assert not {"temperature", "top_p", "top_k", "num_return_sequences"} & set(kwargs)
+            assert set(vlm._stop_ids) <= set(kwargs["eos_token_id"])
+        # transformers decodes greedily; the seeded sampler draws from gen's warped distribution, K rows per prompt
+        assert sampled["do_sample"] is False and sampled["input_ids"].shape[0] == 2
+        assert [type(p).__name__ for p in sampled["logits_processor"]] == [
+            "TemperatureLogitsWarper", "TopPLogitsWarper", "SeededRowSampler"]
 
     def test_checkpoint_sampling_defaults_never_apply(self, vlm, samples, monkeypatch):
         from lam3_core.interfaces.genconfig import GenConfig
@@ -418,5 +579,6 @@ class VLMPluginChecks:
         assert len(result.generations) == 3
         assert all(g["error"] is None and g["prompt_sent"] for g in result.generations)
         assert {v["judge"] for v in result.verdicts} == {"refusal"} and len(result.verdicts) == 3
-        assert result.meta["model"]["info"]["model_id"] == str(vlm_dir)
-        assert result.meta["model"]["info"]["loaded"] is True
+        info = result.meta["model"]["info"]
+        assert info["model_id"] == str(vlm_dir) and info["loaded"] is True
+        assert info["micro_batches"]["generate"]["rows"] == 2 and info["batch_size"] == 2

@@ -1,0 +1,178 @@
+"""Image-prefix reuse: prefill each image's prefix once, answer every question on it from a copy of that cache.
+
+POPE-style data asks several questions about one image, and K sampled answers share one prompt.
+The prefix of a prompt — everything up to and including its last image token (for LLaVA-1.5,
+``<s> USER: <image>x576``) — is the expensive part: the vision tower and most of the prefill.
+Samples whose images are the same objects and whose prefix token ids are identical form a
+group; each group's prefix is prefilled once (one batched forward for all groups of a
+micro-batch), the cache rows are copied to every row (sample x answer) of the group, and
+``generate`` prefills only the suffixes (the question and the generation prompt) and decodes.
+
+Rows are laid out as ``[padding][prefix][padding][suffix]``: prefixes left-padded to the longest
+prefix of the micro-batch, suffixes left-padded to the longest suffix. Position ids follow the
+attention mask (its running count, as ``generate`` computes them), so every real token sees
+exactly the tokens and positions of its unpadded prompt: the answers are those of the plain
+path up to floating-point rounding.
+
+The transformers API used is the public cache API of 5.17 and later: ``DynamicCache`` /
+``StaticCache`` built with ``config=`` and filled with ``update``, their ``layers[i].keys`` /
+``.values``, and the forward's cache keyword (``past_key_values``; ``cache`` from 5.24, where
+the old name still works but warns). Imports torch and transformers: import it inside
+functions of plugin code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import torch
+
+STATIC_LENGTH_STEP = 128
+"""Static caches are sized up to a multiple of this, so compiled decoding sees few distinct shapes."""
+
+
+def cache_api_problem(model: Any) -> str | None:
+    """Why the installed transformers cannot do prefix reuse (its cache API lacks what is used here), or None."""
+    import transformers
+
+    try:
+        cache = transformers.DynamicCache(config=model.config)
+    except (AttributeError, TypeError, ValueError) as exc:
+        return f"transformers {transformers.__version__} cannot build DynamicCache(config=...): {exc}"
+    missing = [name for name in ("layers", "update", "get_seq_length") if not hasattr(cache, name)]
+    if missing or not hasattr(transformers, "StaticCache"):
+        return f"transformers {transformers.__version__}'s cache lacks {', '.join(missing) or 'StaticCache'}"
+    return None
+
+
+def cache_keyword(model: Any) -> str:
+    """The name under which ``model.forward`` and ``generate`` take and return the KV cache."""
+    return _forward_parameters(type(model))[0]
+
+
+@cache
+def _forward_parameters(model_class: type) -> tuple[str, bool]:
+    """(the cache keyword, whether ``logits_to_keep`` is taken) of a model class's forward."""
+    parameters = inspect.signature(model_class.forward).parameters
+    return ("cache" if "cache" in parameters else "past_key_values"), "logits_to_keep" in parameters
+
+
+@dataclass
+class PrefixPlan:
+    """One micro-batch laid out for prefix reuse (tensors on the CPU until ``to``).
+
+    ``prefix_*`` have one row per group (G); ``group_samples[g]`` is the sample (within the
+    micro-batch) whose image inputs the group's prefill uses; ``input_ids`` / ``attention_mask``
+    have one row per answer (R = samples x copies, a sample's copies adjacent) and
+    ``group_of_row`` says which group each row copies its prefix cache from.
+    """
+
+    prefix_ids: torch.Tensor
+    prefix_mask: torch.Tensor
+    group_samples: list[int]
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    group_of_row: torch.Tensor
+
+    @property
+    def groups(self) -> int:
+        return self.prefix_ids.shape[0]
+
+    @property
+    def rows(self) -> int:
+        return self.input_ids.shape[0]
+
+    def pin(self) -> PrefixPlan:
+        return PrefixPlan(self.prefix_ids.pin_memory(), self.prefix_mask.pin_memory(), self.group_samples,
+                          self.input_ids.pin_memory(), self.attention_mask.pin_memory(), self.group_of_row.pin_memory())
+
+    def to(self, device: Any) -> PrefixPlan:
+        def move(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device, non_blocking=True)
+
+        return PrefixPlan(move(self.prefix_ids), move(self.prefix_mask), self.group_samples,
+                          move(self.input_ids), move(self.attention_mask), move(self.group_of_row))
+
+
+def split_prompt(ids: Sequence[int], image_token_id: int) -> int:
+    """Where a prompt's prefix ends: after its last image token, leaving at least one token to the suffix
+    (a prompt without an image keeps all but its last token as its prefix)."""
+    last = max((i for i, token in enumerate(ids) if token == image_token_id), default=-1)
+    return min(last + 1, len(ids) - 1) if last >= 0 else len(ids) - 1
+
+
+def plan_prefixes(prompts: Sequence[Sequence[int]], image_keys: Sequence[tuple], image_token_id: int, pad_id: int,
+                  copies: int) -> PrefixPlan:
+    """Group the prompts (token ids without padding) by (images, prefix ids) and lay out ``copies`` rows each."""
+    cuts = [split_prompt(ids, image_token_id) for ids in prompts]
+    group_index: dict[tuple, int] = {}
+    group_samples: list[int] = []
+    sample_group: list[int] = []
+    for i, (ids, cut) in enumerate(zip(prompts, cuts)):
+        key = (image_keys[i], tuple(ids[:cut]))
+        if key not in group_index:
+            group_index[key] = len(group_samples)
+            group_samples.append(i)
+        sample_group.append(group_index[key])
+    width = max(cuts[i] for i in group_samples)
+    prefix_ids = torch.full((len(group_samples), width), pad_id, dtype=torch.long)
+    prefix_mask = torch.zeros((len(group_samples), width), dtype=torch.long)
+    for g, i in enumerate(group_samples):
+        prefix_ids[g, width - cuts[i]:] = torch.tensor(prompts[i][:cuts[i]])
+        prefix_mask[g, width - cuts[i]:] = 1
+    suffix_width = max(len(ids) - cut for ids, cut in zip(prompts, cuts))
+    rows = len(prompts) * copies
+    input_ids = torch.full((rows, width + suffix_width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((rows, width + suffix_width), dtype=torch.long)
+    group_of_row = torch.tensor([g for g in sample_group for _ in range(copies)], dtype=torch.long)
+    for i, (ids, cut) in enumerate(zip(prompts, cuts)):
+        suffix = torch.tensor(ids[cut:])
+        for row in range(i * copies, (i + 1) * copies):
+            g = sample_group[i]
+            input_ids[row, :width] = prefix_ids[g]
+            attention_mask[row, :width] = prefix_mask[g]
+            input_ids[row, width + suffix_width - len(suffix):] = suffix
+            attention_mask[row, width + suffix_width - len(suffix):] = 1
+    return PrefixPlan(prefix_ids, prefix_mask, group_samples, input_ids, attention_mask, group_of_row)
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Position ids as ``generate`` derives them: the running count of attended tokens, 0 on padding."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def static_length(tokens: int) -> int:
+    """``tokens`` rounded up to ``STATIC_LENGTH_STEP``: the length of a static cache that holds them."""
+    return -(-tokens // STATIC_LENGTH_STEP) * STATIC_LENGTH_STEP
+
+
+def new_cache(model: Any, static_tokens: int | None = None):
+    """An empty ``DynamicCache``, or a ``StaticCache`` for ``static_tokens`` tokens (``static_length``)."""
+    from transformers import DynamicCache, StaticCache
+
+    if static_tokens is None:
+        return DynamicCache(config=model.config)
+    return StaticCache(config=model.config, max_cache_len=static_length(static_tokens))
+
+
+def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
+    """One forward pass over every group's prefix (with its images); returns the cache (G rows)."""
+    keyword, keeps_logits = _forward_parameters(type(model))
+    kwargs: dict = {keyword: new_cache(model), "use_cache": True}
+    if keeps_logits:
+        kwargs["logits_to_keep"] = 1
+    outputs = model(input_ids=plan.prefix_ids, attention_mask=plan.prefix_mask,
+                    position_ids=positions(plan.prefix_mask), **image_inputs, **kwargs)
+    return outputs[keyword]
+
+
+def copy_rows(source: Any, index: torch.Tensor, target: Any) -> Any:
+    """Fill the empty cache ``target`` so that its row r is row ``index[r]`` of ``source``; returns ``target``."""
+    for layer_idx, layer in enumerate(source.layers):
+        on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
+        target.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
+    return target

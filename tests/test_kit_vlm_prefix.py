@@ -1,0 +1,140 @@
+"""kit.vlm_prefix, kit.vlm_inputs and kit.micro_batches on plain tensors: the prefix-reuse layout, the selection of a
+processor's image rows, processing each distinct image once, and the memory arithmetic of a micro-batch."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, kv_bytes_per_token, row_bytes, rows_that_fit
+from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
+from lam3_core.kit.vlm_prefix import plan_prefixes, positions, split_prompt
+
+IMG, PAD = 9, 0
+
+
+def test_prompts_split_after_their_last_image_token_keeping_one_suffix_token():
+    assert split_prompt([1, 5, IMG, IMG, 6, 7], IMG) == 4
+    assert split_prompt([1, IMG, 6, IMG], IMG) == 3  # an image at the very end leaves its last token to the suffix
+    assert split_prompt([1, 5, 6], IMG) == 2  # no image: all but the last token
+
+
+def test_layout_groups_shared_prefixes_and_keeps_every_rows_positions():
+    prompts = [[1, 5, IMG, IMG, 6, 7], [1, 5, IMG, IMG, 8], [1, IMG, IMG, 6, 7, 7], [1, 5, IMG, IMG, 6]]
+    keys = [("a",), ("a",), ("b",), ("c",)]
+    plan = plan_prefixes(prompts, keys, IMG, PAD, copies=2)
+    assert plan.group_samples == [0, 2, 3]  # the first two share image a and prefix ids
+    assert plan.group_of_row.tolist() == [0, 0, 0, 0, 1, 1, 2, 2]
+    assert plan.prefix_ids.tolist() == [[1, 5, IMG, IMG], [PAD, 1, IMG, IMG], [1, 5, IMG, IMG]]
+    assert plan.prefix_mask.tolist() == [[1, 1, 1, 1], [0, 1, 1, 1], [1, 1, 1, 1]]
+    assert plan.input_ids.shape == (8, 4 + 3)
+    for sample, ids in enumerate(prompts):
+        for row in (2 * sample, 2 * sample + 1):
+            keep = plan.attention_mask[row].bool()
+            assert plan.input_ids[row][keep].tolist() == ids  # the real tokens, in order
+            assert positions(plan.attention_mask)[row][keep].tolist() == list(range(len(ids)))
+    assert plan.input_ids[2].tolist() == [1, 5, IMG, IMG, PAD, PAD, 8]  # padding between prefix and suffix
+
+
+def test_image_rows_are_selected_per_sample_or_per_image():
+    ids = torch.zeros((3, 4), dtype=torch.long)
+    per_sample = {"input_ids": ids, "attention_mask": ids, "pixel_values": torch.arange(3.0).view(3, 1),
+                  "pixel_attention_mask": torch.tensor([[1], [0], [1]])}
+    picked = image_inputs_of(per_sample, [2, 0, 0], [1, 1, 1])
+    assert picked["pixel_values"].flatten().tolist() == [2.0, 0.0, 0.0]
+    assert picked["pixel_attention_mask"].flatten().tolist() == [1, 1, 1]
+    flat = {"input_ids": ids, "attention_mask": ids, "pixel_values": torch.arange(4.0).view(4, 1)}
+    assert image_inputs_of(flat, [2, 0], [1, 0, 3])["pixel_values"].flatten().tolist() == [1.0, 2.0, 3.0, 0.0]
+    ambiguous = {"input_ids": ids, "attention_mask": ids, "pixel_values": torch.zeros(3, 1)}
+    assert image_inputs_of(ambiguous, [0], [2, 1, 0]) is None
+    assert image_inputs_of({**flat, "image_sizes": [[1, 1]] * 4}, [0], [1, 0, 3]) is None
+
+
+def test_each_distinct_image_is_processed_once_and_repeated_exactly():
+    calls = []
+
+    class Processor:
+        size = {"height": 2}
+
+        def __call__(self, images, scale=1.0):
+            calls.append(len(images))
+            pixels = [(unit[0] if isinstance(unit, list) else unit).getpixel((0, 0))[0] for unit in images]
+            return {"pixel_values": torch.tensor(pixels, dtype=torch.float) * scale}
+
+    red, blue = Image.new("RGB", (4, 4), (200, 0, 0)), Image.new("RGB", (4, 4), (10, 0, 0))
+    wrapped = OncePerImage(Processor())
+    out = wrapped([red, blue, red, red], scale=2.0)
+    assert calls == [2] and out["pixel_values"].tolist() == [400.0, 20.0, 400.0, 400.0]
+    copies = wrapped([[red.copy()], [blue], [red.copy()]])  # copies, one list per sample (Idefics2's layout)
+    assert calls == [2, 2] and copies["pixel_values"].tolist() == [200.0, 10.0, 200.0]
+    assert wrapped.size == {"height": 2}
+    wrapped([red, blue])
+    assert calls == [2, 2, 2]  # nothing repeated: processed as given
+
+
+def test_kv_cache_and_row_bytes_of_llava_7b():
+    class Llama7B:
+        num_attention_heads = num_key_value_heads = num_hidden_layers = 32
+        hidden_size, intermediate_size, vocab_size = 4096, 11008, 32064
+
+    assert kv_bytes_per_token(Llama7B, 2) == 512 * 1024  # 2 (K, V) x 32 layers x 4096 x 2 bytes
+    kv = 512 * 1024 * (620 + 4)
+    prefill = 620 * 2 * (4 * 4096 + 3 * 11008)
+    assert row_bytes(Llama7B, 2, 620, 4, traced=False) == int(1.25 * (kv + prefill + 32064 * 4))
+    traced_long = row_bytes(Llama7B, 2, 620, 256, traced=True)
+    assert traced_long > row_bytes(Llama7B, 2, 620, 256, traced=False) + 255 * 32064 * 4
+
+
+def test_rows_fit_free_memory_within_the_upper_bound():
+    assert rows_that_fit(None, 0, 0, None).rows == CPU_ROWS
+    assert rows_that_fit(None, 0, 0, 3).describe() == {"rows": 3, "source": "batch_size"}
+    budget = rows_that_fit(100 << 30, 1 << 30, 620, None)
+    assert (budget.rows, budget.source, budget.free_gib, budget.row_mib) == (100, "free GPU memory", 100.0, 1024.0)
+    assert rows_that_fit(100 << 30, 1 << 30, 620, 64).rows == 64
+    assert rows_that_fit(100 << 30, 1 << 30, 620, 500).rows == 100  # never more than memory holds
+    assert rows_that_fit(1 << 40, 1, 10, None).rows == MAX_ROWS
+    assert rows_that_fit(1, 1 << 30, 10, None).rows == 1
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+def test_copies_of_a_sample_are_adjacent_rows(copies):
+    plan = plan_prefixes([[1, IMG, 5], [1, IMG, 6, 6]], [("a",), ("a",)], IMG, PAD, copies)
+    assert plan.rows == 2 * copies and plan.groups == 1
+    assert plan.input_ids[:copies, -1].tolist() == [5] * copies and plan.input_ids[copies:, -1].tolist() == [6] * copies
+
+
+def test_images_are_identified_by_path_or_by_object():
+    from pathlib import Path
+
+    assert image_key("a/b.png") == image_key(Path("a/b.png")) != image_key("a/c.png")
+    image = Image.new("RGB", (2, 2))
+    assert image_key(image) == image_key(image) != image_key(image.copy())
+
+
+def test_distinct_images_are_processed_in_slices_on_a_pool_when_the_outputs_join():
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+
+    class Processor:
+        def __init__(self, padded: bool):
+            self.padded = padded
+
+        def __call__(self, images):
+            calls.append(len(images))
+            width = max(im.size[0] for im in images) if self.padded else 1  # a batch padded to its widest image
+            return {"pixel_values": torch.tensor([[float(im.size[0])] * width for im in images])}
+
+    images = [Image.new("RGB", (w, 2)) for w in (1, 2, 3, 4, 5)]
+    with ThreadPoolExecutor(2) as pool:
+        fixed = OncePerImage(Processor(padded=False), pool, parts=2)
+        assert fixed(images)["pixel_values"].flatten().tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert sorted(calls) == [2, 3]
+        calls.clear()
+        padded = OncePerImage(Processor(padded=True), pool, parts=2)
+        out = padded(images)
+        assert out["pixel_values"].shape == (5, 5) and sorted(calls) == [2, 3, 5]  # slices did not join: one call
+        calls.clear()
+        padded(images)
+        assert calls == [5]  # and from then on, no slices
