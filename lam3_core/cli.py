@@ -83,8 +83,8 @@ common_options = _options(
     click.option("--config", "config_file", type=click.Path(dir_okay=False),
                  help="YAML file with any of these options."),
     click.option("--batch-size", type=int,
-                 help="At most N items per call to the model (else chunks of 256, which it splits into micro-batches "
-                      "that fit its memory) and per call to a judge or attack [8]."),
+                 help="At most N records per call to the model or a judge (else chunks of 256, which they split into "
+                      "micro-batches that fit their memory), and samples per call to an attack [8]."),
     click.option("--max-error-rate", type=float,
                  help="Fail (exit 1) when a larger share of a stage's records failed [0.5]."),
     click.option("--no-retry-errors", "retry_errors", flag_value=False, default=None,

@@ -1,11 +1,10 @@
-"""The generation stage hands the model chunks of pending records (256, or --batch-size when given) and flushes each
-chunk as soon as it is answered; judges and attacks keep --batch-size items per call (8 when it is not given)."""
+"""The model and every judge are handed chunks of pending records (256, or --batch-size when given) and each chunk is
+flushed as soon as it is done; attacks get --batch-size samples per call (8 when it is not given)."""
 
 from __future__ import annotations
 
 from lam3_core import Sample, hookimpl
-from lam3_core.run.config import DEFAULT_BATCH_SIZE, RunConfig
-from lam3_core.run.generation import GENERATION_CHUNK
+from lam3_core.run.config import RECORDS_PER_CALL, SAMPLES_PER_ATTACK_CALL, RunConfig
 from lam3_core.testing import FakeJudge, FakeModel, plugin_providing
 
 N = 300
@@ -41,10 +40,10 @@ def _run(lam3_run, *extra):
     return result, [len(call) for call in model.calls], judge.batches, written.sizes
 
 
-def test_without_batch_size_the_model_gets_chunks_and_judges_batches_of_eight(lam3_run):
+def test_without_batch_size_the_model_and_the_judges_get_chunks(lam3_run):
     result, calls, judged, written = _run(lam3_run)
-    assert calls == written == [GENERATION_CHUNK, N - GENERATION_CHUNK]
-    assert set(judged[:-1]) == {DEFAULT_BATCH_SIZE} and sum(judged) == N
+    assert calls == written == [RECORDS_PER_CALL, N - RECORDS_PER_CALL]
+    assert judged == [RECORDS_PER_CALL, N - RECORDS_PER_CALL]
     assert result.meta["config"]["batch_size"] is None
     assert [g["sample_id"] for g in result.generations] == [f"s{i:03d}" for i in range(N)]
 
@@ -56,5 +55,7 @@ def test_batch_size_bounds_what_the_model_and_the_judges_get_per_call(lam3_run):
     assert result.meta["config"]["batch_size"] == 64
 
 
-def test_items_per_batch_defaults_only_when_not_given():
-    assert RunConfig().items_per_batch() == DEFAULT_BATCH_SIZE and RunConfig(batch_size=3).items_per_batch() == 3
+def test_the_defaults_apply_only_when_batch_size_is_not_given():
+    assert RunConfig().records_per_call() == RECORDS_PER_CALL and RunConfig(batch_size=3).records_per_call() == 3
+    assert RunConfig().samples_per_attack_call() == SAMPLES_PER_ATTACK_CALL
+    assert RunConfig(batch_size=3).samples_per_attack_call() == 3

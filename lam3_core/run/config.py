@@ -112,8 +112,12 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "metric_args": (_per_name, "a mapping metric -> {argument: value}"),
 }
 _OPTIONAL = {"model", "dataset", "arbiter", "limit", "out", "judge_cache", "batch_size"}
-DEFAULT_BATCH_SIZE = 8
-"""Items per call to a judge or an attack when --batch-size is not given."""
+RECORDS_PER_CALL = 256
+"""Records handed to the model or a judge per call when --batch-size is not given. Large enough for it to fill its
+own micro-batches (models size them from free memory, judges from their batch_size argument) and reuse an image's
+prefix across the questions on it; small enough that records reach the disk often (a kill loses at most one call's)."""
+SAMPLES_PER_ATTACK_CALL = 8
+"""Samples handed to an attack per call when --batch-size is not given (a white-box attack's batch)."""
 
 
 @dataclass
@@ -169,10 +173,13 @@ class RunConfig:
         cleaned = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
         return cls(**cleaned)
 
-    def items_per_batch(self) -> int:
-        """Items per call to a judge or an attack: ``batch_size``, else ``DEFAULT_BATCH_SIZE``. (The model is handed
-        larger chunks and picks its own micro-batches, ``batch_size`` being their upper bound: ``run.generation``.)"""
-        return self.batch_size or DEFAULT_BATCH_SIZE
+    def records_per_call(self) -> int:
+        """Records per call to the model or a judge: ``batch_size`` (an upper bound), else ``RECORDS_PER_CALL``."""
+        return self.batch_size or RECORDS_PER_CALL
+
+    def samples_per_attack_call(self) -> int:
+        """Samples per call to an attack: ``batch_size``, else ``SAMPLES_PER_ATTACK_CALL``."""
+        return self.batch_size or SAMPLES_PER_ATTACK_CALL
 
     def gen_config(self) -> GenConfig:
         return GenConfig.from_dict({"seed": self.seed, **self.gen})

@@ -4,7 +4,7 @@ On resume it first drops what must be redone: records of samples whose content c
 they were answered, and (unless ``--no-retry-errors``) records that ended in an error — with the
 verdicts made from them. Then it produces only what is missing.
 
-The model is handed a chunk of pending records at a time (``GENERATION_CHUNK``, or ``--batch-size``
+The model is handed a chunk of pending records at a time (``RECORDS_PER_CALL``, or ``--batch-size``
 when given) and splits it into the micro-batches its memory holds; each chunk's records are
 flushed as soon as it is done, so a kill loses at most one chunk.
 """
@@ -27,11 +27,6 @@ from lam3_core.run.session import RunSession
 from lam3_core.run.store import JsonlAppender
 
 log = logging.getLogger("lam3")
-
-GENERATION_CHUNK = 256
-"""Records handed to the model per call when --batch-size is not given. Large enough for the model to fill its
-micro-batches and reuse an image's prefix across the questions on it; small enough that records reach the disk often
-(a kill loses at most one chunk)."""
 
 
 def generation_store(session: RunSession) -> JsonlAppender:
@@ -91,7 +86,7 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
     instance: Model = model.instance
     versions: list[tuple[str, Attacked]] = []
     for name, attack_store in stores.items():
-        found = attack_store.versions(dataset.samples, dataset.hashes, cfg.items_per_batch(), lambda: instance,
+        found = attack_store.versions(dataset.samples, dataset.hashes, cfg.samples_per_attack_call(), lambda: instance,
                                       cfg.quiet)
         versions += [(name, v) for v in found]
     todo = [(name, v) for name, v in versions if Generation.make_id(v.original.id, name, v.variant) not in store]
@@ -100,7 +95,7 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
         log.info("generating %d records with %s (%d already done)", len(todo), cfg.model, len(store.records))
         gen_config = cfg.gen_config()
         sample_gen = cfg.sample_config() if cfg.samples else None
-        chunk = cfg.batch_size or GENERATION_CHUNK
+        chunk = cfg.records_per_call()
         try:
             with Progress(len(todo), "generate", cfg.quiet) as progress:
                 for start in range(0, len(todo), chunk):

@@ -96,8 +96,8 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
             stamp = _Stamp(name, judge.version, prepared.identity_hash, str(judge.measures),
                            float(cfg.thresholds.get(name, judge.threshold)), role)
             with Progress(len(todo), f"judge {name}", cfg.quiet) as progress:
-                for start in range(0, len(todo), cfg.items_per_batch()):
-                    batch = todo[start : start + cfg.items_per_batch()]
+                for start in range(0, len(todo), cfg.records_per_call()):
+                    batch = todo[start : start + cfg.records_per_call()]
                     scores = _cached_scores(session, prepared, batch, cache)
                     records = [stamp.verdict(g, s, cached).to_dict() for g, (s, cached) in zip(batch, scores)]
                     session.written("verdicts", store.append(records))

@@ -78,9 +78,15 @@ def check_images(samples: list[Sample], reads_images: bool) -> None:
             "Give the dataset its image folder (see the dataset's arguments in its README), or evaluate "
             "answers made elsewhere with --model replay, which needs no images.",
         )
+    checked: set[str] = set()
     for sample in samples:
         for image in sample.images:
+            key = str(image) if isinstance(image, (str, Path)) else None
+            if key in checked:
+                continue  # POPE asks several questions about one image: read each file once
             try:
                 check_image(image)
             except UsageError as exc:
                 raise UsageError(f"Sample {sample.id!r}: {exc.problem}", exc.fix) from None
+            if key is not None:
+                checked.add(key)
