@@ -80,7 +80,13 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     model.prefix_reuse = False
     unshared = _timed_sample(model, samples, k, sample_gen)
     model.prefix_reuse = True
-    say(f"  lam3 sample(): {n / shared:.2f} prompts/s; without prefix reuse {n / unshared:.2f}")
+    model.sample(samples[:prompts_per_pass], 1, sample_gen)  # warm-up at one answer per prompt
+    start = synced()
+    for _ in range(k):  # the K answers drawn one at a time: K passes, each with its own prefill
+        model.sample(samples, 1, sample_gen)
+    one_at_a_time = synced() - start
+    say(f"  lam3 sample(): {n / shared:.2f} prompts/s; without prefix reuse {n / unshared:.2f}; "
+        f"{k} answers drawn one at a time {n / one_at_a_time:.2f}")
     hand_loop(model, samples[:prompts_per_pass], prompts_per_pass, new_tokens, k, trace=True)  # warm-up
     sampled, _, peak = hand_loop(model, samples, prompts_per_pass, new_tokens, k, trace=True)
     start = time.perf_counter()
@@ -95,6 +101,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     lam3_row = lam3.row(n, "prompts")
     runs = [lam3_row, row(f"lam3 sample(prompts, {k})", shared), row(f"lam3 sample(prompts, {k}), prefix_reuse=false",
                                                                        unshared),
+            row(f"lam3 sample(prompts, 1) called {k} times (answers drawn one at a time)", one_at_a_time),
             row(f"hand loop: generate(num_return_sequences={k}), {prompts_per_pass} prompts per batch", sampled, peak),
             row(f"hand loop: greedy (batch {greedy_batch}) + {k} sampled, same work as --samples", greedy + sampled)]
     return {
@@ -103,6 +110,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
             f"lam3 --samples {k} / hand loop doing the same work": round((greedy + sampled) / lam3.seconds, 2),
             f"lam3 sample() / hand loop num_return_sequences={k}": round(sampled / shared, 2),
             "lam3 sample() prefix reuse / without": round(unshared / shared, 2),
+            f"lam3 sample(prompts, {k}) / {k} answers drawn one at a time": round(one_at_a_time / shared, 2),
             f"lam3 --samples {k} / target {TARGET:g} prompts/s": round(n / lam3.seconds / TARGET, 2),
         },
         "agreement": {"lam3 greedy answers vs hand loop": agreement(lam3.records, greedy_answers)},
