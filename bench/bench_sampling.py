@@ -27,6 +27,7 @@ import math
 import time
 from pathlib import Path
 
+import torch
 from bench_pope import pope_rows
 from vlm_bench import (
     agreement,
@@ -87,8 +88,16 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     one_at_a_time = synced() - start
     say(f"  lam3 sample(): {n / shared:.2f} prompts/s; without prefix reuse {n / unshared:.2f}; "
         f"{k} answers drawn one at a time {n / one_at_a_time:.2f}")
-    hand_loop(model, samples[:prompts_per_pass], prompts_per_pass, new_tokens, k, trace=True)  # warm-up
-    sampled, _, peak = hand_loop(model, samples, prompts_per_pass, new_tokens, k, trace=True)
+    hand_batch = prompts_per_pass
+    while True:  # the hand loop repeats each prompt K times before its prefill: it may need fewer prompts per pass
+        try:
+            hand_loop(model, samples[:hand_batch], hand_batch, new_tokens, k, trace=True)  # warm-up
+            sampled, _, peak = hand_loop(model, samples, hand_batch, new_tokens, k, trace=True)
+            break
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            say(f"  hand loop: out of memory at {hand_batch} prompts x {k}; halving")
+            hand_batch = max(1, hand_batch // 2)
     start = time.perf_counter()
     greedy, greedy_answers, _ = hand_loop(model, samples, greedy_batch, new_tokens, 1, trace=True)
     say(f"  hand loop: {k} samples {n / sampled:.2f} prompts/s; greedy + {k} samples "
@@ -102,7 +111,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     runs = [lam3_row, row(f"lam3 sample(prompts, {k})", shared), row(f"lam3 sample(prompts, {k}), prefix_reuse=false",
                                                                        unshared),
             row(f"lam3 sample(prompts, 1) called {k} times (answers drawn one at a time)", one_at_a_time),
-            row(f"hand loop: generate(num_return_sequences={k}), {prompts_per_pass} prompts per batch", sampled, peak),
+            row(f"hand loop: generate(num_return_sequences={k}), {hand_batch} prompts per batch", sampled, peak),
             row(f"hand loop: greedy (batch {greedy_batch}) + {k} sampled, same work as --samples", greedy + sampled)]
     return {
         "workload": "sampling", "unit": "prompts", "prompts": n, "k": k, "new_tokens": new_tokens, "runs": runs,
