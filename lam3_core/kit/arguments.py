@@ -26,6 +26,18 @@ def check_number(owner: str, arg: str, value: object, positive: bool = False, in
     raise UsageError(f"Bad {owner}.{arg}: {value!r}.", f"Give {'an integer' if integer else 'a number'} {bound}.")
 
 
+def check_flag(owner: str, arg: str, value: object) -> None:
+    """A usage error naming ``owner.arg`` unless ``value`` is a bool (a YAML or CLI ``true``/``false``)."""
+    if not isinstance(value, bool):
+        raise UsageError(f"Bad {owner}.{arg}: {value!r}.", "Give true or false.")
+
+
+def check_choice(owner: str, arg: str, value: object, choices: Sequence[str]) -> None:
+    """A usage error naming ``owner.arg`` and the valid choices unless ``value`` is one of them."""
+    if value not in choices:
+        raise UsageError(f"Bad {owner}.{arg}: {value!r}.", f"Use one of: {', '.join(choices)}.")
+
+
 def as_names(value: str | Sequence[str] | None) -> list[str]:
     """An argument given as 'A,B' (command line) or as a list (config file or Python)."""
     if value is None:

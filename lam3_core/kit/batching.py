@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lam3_core.interfaces.errors import UsageError
+
 log = logging.getLogger("lam3")
 
 
@@ -15,6 +17,27 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
     )
+
+
+def item_by_item_on_failure(call: Callable[[list], list], batch: list, failed: Callable[[str], Any], what: str) -> list:
+    """``call(batch)``, checked to give one result per item; if it fails for a reason other than memory or a usage
+    error, each item on its own, so that only the failing item gets ``failed(message)``. Out-of-memory and usage
+    errors propagate: the first has its own back-off, the second is the user's to fix."""
+    try:
+        results = call(batch)
+        if len(results) != len(batch):
+            raise RuntimeError(f"{len(results)} results for {len(batch)} items")
+        return results
+    except UsageError:
+        raise
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        message = f"{type(exc).__name__}: {exc}"
+        if len(batch) == 1:
+            return [failed(message)]
+        log.warning("%s of a batch of %d failed (%s); retrying its items one by one", what, len(batch), message)
+    return [item_by_item_on_failure(call, [item], failed, what)[0] for item in batch]
 
 
 def _free_accelerator_memory() -> None:

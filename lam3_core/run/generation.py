@@ -16,7 +16,7 @@ import logging
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.records import Completion, Generation, Sample
-from lam3_core.kit.batching import is_out_of_memory
+from lam3_core.kit.batching import item_by_item_on_failure
 from lam3_core.run.attacking import Attacked, AttackStore
 from lam3_core.run.components import Prepared
 from lam3_core.run.progress import Progress
@@ -118,21 +118,8 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
 def _generate_items(model: Model, batch: list[Sample], gen_config, trace: bool = False) -> list[Completion]:
     """Generate a batch (``trace``: with the answers' token log-probs); if it fails for a reason other than memory,
     retry one by one so that only the failing sample gets an error record."""
-    try:
-        completions = model.generate(batch, gen_config, trace=trace)
-        if len(completions) != len(batch):
-            raise RuntimeError(f"model returned {len(completions)} completions for {len(batch)} samples")
-        return completions
-    except UsageError:
-        raise
-    except Exception as exc:
-        if is_out_of_memory(exc):
-            raise
-        if len(batch) == 1:
-            return [Completion(text="", error=f"{type(exc).__name__}: {exc}")]
-        log.warning("generation of a batch of %d failed (%s: %s); generating its samples one by one",
-                    len(batch), type(exc).__name__, exc)
-    return [_generate_items(model, [s], gen_config, trace)[0] for s in batch]
+    return item_by_item_on_failure(lambda part: model.generate(part, gen_config, trace=trace), batch,
+                                   lambda message: Completion(text="", error=message), "generation")
 
 
 def _generation(model: str, attack: str, prepared: Prepared, version: Attacked, c: Completion,

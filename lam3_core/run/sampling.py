@@ -19,7 +19,6 @@ generation settings: changing them on an existing run directory is refused.
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -27,12 +26,11 @@ from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Generation, Sample
-from lam3_core.kit.batching import is_out_of_memory
+from lam3_core.kit.batching import item_by_item_on_failure
 
 if TYPE_CHECKING:
     from lam3_core.run.config import RunConfig
 
-log = logging.getLogger("lam3")
 
 FORCED = {"do_sample": True, "trace_attentions": False}
 """What the samples' settings always are, whatever ``--gen`` says: sampled, without attention maps."""
@@ -89,22 +87,13 @@ def check_can_sample(model: Model, name: str, k: int) -> None:
 def draw_samples(model: Model, batch: list[Sample], k: int, gen: GenConfig) -> list[list[Completion] | str]:
     """Per sample, its K sampled completions, or why they could not be drawn. A failing batch is retried one
     sample at a time, so only the failing sample gets an error; out-of-memory and usage errors stop the run."""
-    try:
-        drawn = model.sample(batch, k, gen)
-        if len(drawn) != len(batch) or any(len(answers) != k for answers in drawn):
-            raise RuntimeError(f"model returned {[len(a) for a in drawn]} sampled answers for {len(batch)} "
-                               f"samples, {k} each expected")
+    def draw(part: list[Sample]) -> list[list[Completion]]:
+        drawn = model.sample(part, k, gen)
+        if any(len(answers) != k for answers in drawn):
+            raise RuntimeError(f"model returned {[len(a) for a in drawn]} sampled answers, {k} per sample expected")
         return drawn
-    except UsageError:
-        raise
-    except Exception as exc:
-        if is_out_of_memory(exc):
-            raise
-        if len(batch) == 1:
-            return [f"{type(exc).__name__}: {exc}"]
-        log.warning("sampling a batch of %d failed (%s: %s); sampling its samples one by one",
-                    len(batch), type(exc).__name__, exc)
-    return [draw_samples(model, [s], k, gen)[0] for s in batch]
+
+    return item_by_item_on_failure(draw, batch, str, "sampling")
 
 
 def add_samples(model: Model, sent: list[Sample], records: list[Generation], k: int, gen: GenConfig) -> None:

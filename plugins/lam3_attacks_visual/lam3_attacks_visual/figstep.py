@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lam3_attacks_visual.arguments import check_flag
 from lam3_attacks_visual.statements import figstep_statement
 from lam3_attacks_visual.typography import (
     MONO_BOLD,
@@ -37,6 +36,7 @@ from lam3_attacks_visual.typography import (
     wrap_chars,
 )
 from lam3_core import Attack, Sample, UsageError
+from lam3_core.kit.arguments import check_flag
 
 # Verbatim from the FigStep README, section 2.1 "FigStep" (the text prompt used for open-source models), and
 # ``gen_query(QueryType.figstep, ...)`` in src/generate_prompts.py of github.com/ThuCCSLab/FigStep.

@@ -52,10 +52,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from lam3_attacks_visual.arguments import check_choice, check_flag
 from lam3_attacks_visual.patches import gradient_scores, patch_mask, top_patches
 from lam3_core import Attack, Sample, UsageError, run_batched
-from lam3_core.kit.arguments import check_number
+from lam3_core.kit.arguments import check_choice, check_flag, check_number
 from lam3_core.kit.images import load_image
 
 log = logging.getLogger("lam3")

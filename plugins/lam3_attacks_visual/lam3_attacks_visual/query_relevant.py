@@ -32,7 +32,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lam3_attacks_visual.arguments import check_choice, check_flag
 from lam3_attacks_visual.typography import (
     SANS,
     Typeface,
@@ -44,6 +43,7 @@ from lam3_attacks_visual.typography import (
     wrap_pixels,
 )
 from lam3_core import Attack, Sample, UsageError
+from lam3_core.kit.arguments import check_choice, check_flag
 from lam3_core.kit.images import load_image
 
 GENERIC_QUESTION = (

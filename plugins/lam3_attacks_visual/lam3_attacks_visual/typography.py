@@ -22,9 +22,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lam3_attacks_visual.arguments import check_choice
 from lam3_core import UsageError
-from lam3_core.kit.arguments import check_number
+from lam3_core.kit.arguments import check_choice, check_number
 
 MONO_BOLD = "DejaVuSansMono-Bold.ttf"
 SANS = "DejaVuSans.ttf"

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
-from lam3_core.kit.arguments import check_number
+from lam3_core.kit.arguments import check_flag, check_number
 from lam3_core.kit.causal_scoring import CausalScorer, label_token_ids, load_causal_lm, pad_token_id, template_prefix
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
 from lam3_judges_harmbench import __version__
@@ -59,9 +59,8 @@ class HarmBenchJudge(Judge):
                              f"Use harmbench.variant={' or '.join(PROMPTS)}.")
         check_number("harmbench", "batch_size", batch_size, positive=True, integer=True)
         check_number("harmbench", "max_response_tokens", max_response_tokens, positive=True, integer=True)
-        for arg, value in (("verbatim", verbatim), ("prefix_cache", prefix_cache)):
-            if not isinstance(value, bool):
-                raise UsageError(f"Bad harmbench.{arg}: {value!r}.", "Give true or false.")
+        check_flag("harmbench", "verbatim", verbatim)
+        check_flag("harmbench", "prefix_cache", prefix_cache)
         self.prompt = PROMPTS[variant]
         self.load_args = HFLoadArgs.from_options(load, model=self.prompt.model_id)
         self.batch_size = batch_size

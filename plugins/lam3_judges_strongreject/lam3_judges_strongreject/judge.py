@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Unpack
 
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
-from lam3_core.kit.arguments import check_number
+from lam3_core.kit.arguments import check_flag, check_number
 from lam3_core.kit.causal_scoring import CausalScorer, pad_token_id
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, from_pretrained
 from lam3_core.kit.neutralise import defuse_special_tokens
@@ -54,8 +54,7 @@ class StrongRejectJudge(Judge):
                  max_response_tokens: int = 512, verbatim: bool = False, **load: Unpack[HFLoadOptions]):
         check_number("strongreject", "batch_size", batch_size, positive=True, integer=True)
         check_number("strongreject", "max_response_tokens", max_response_tokens, positive=True, integer=True)
-        if not isinstance(verbatim, bool):
-            raise UsageError(f"Bad strongreject.verbatim: {verbatim!r}.", "Give true or false.")
+        check_flag("strongreject", "verbatim", verbatim)
         self.load_args = HFLoadArgs.from_options(load, model=BASE_ID, gated=True)
         self.adapter = Adapter(str(adapter), None if adapter_revision is None else str(adapter_revision))
         self.batch_size = batch_size

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Unpack
 
-from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, neutralise, run_batched
-from lam3_core.kit.arguments import check_number
+from lam3_core import Judge, JudgeItem, Measure, Score, neutralise, run_batched
+from lam3_core.kit.arguments import check_flag, check_number
 from lam3_core.kit.causal_scoring import (
     CausalScorer,
     end_token_ids,
@@ -68,9 +68,8 @@ class WildGuardJudge(Judge):
                  prefix_cache: bool = True, **load: Unpack[HFLoadOptions]):
         for arg, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("max_length", max_length)):
             check_number("wildguard", arg, value, positive=True, integer=True)
-        for arg, value in (("verbatim", verbatim), ("prefix_cache", prefix_cache)):
-            if not isinstance(value, bool):
-                raise UsageError(f"Bad wildguard.{arg}: {value!r}.", "Give true or false.")
+        check_flag("wildguard", "verbatim", verbatim)
+        check_flag("wildguard", "prefix_cache", prefix_cache)
         self.load_args = HFLoadArgs.from_options(load, model=MODEL_ID, gated=True)
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
