@@ -19,7 +19,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lam3_core.analysis.examples import DEFAULT_PER_ATTACK
 from lam3_core.analysis.report import render
@@ -29,6 +28,7 @@ from lam3_core.interfaces.components import Judge
 from lam3_core.interfaces.errors import Lam3Error, RunFailed, UsageError
 from lam3_core.interfaces.records import Generation, Verdict
 from lam3_core.run.calibrate import corrected_rates
+from lam3_core.run.command_setup import as_config, given_settings, judge_setup, output_dir, with_dataset_judges
 from lam3_core.run.components import (
     Prepared,
     check_ready,
@@ -43,16 +43,14 @@ from lam3_core.run.failures import StageErrors, generation_errors, summary_error
 from lam3_core.run.generation import run_generation
 from lam3_core.run.importing import import_generations, read_foreign_generations
 from lam3_core.run.judging import judge_records
+from lam3_core.run.preflight import Preflight, generation_preflight, judge_preflight
 from lam3_core.run.report_writer import write_report_html
 from lam3_core.run.rundir import FILES, RunDir
 from lam3_core.run.runs_index import run_state
-from lam3_core.run.samples import LoadedDataset, check_images, load_dataset
+from lam3_core.run.samples import check_images, load_dataset
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import read_jsonl, write_json_atomic, write_text_atomic
 from lam3_core.run.uncertainty_stage import prepare_metrics, run_uncertainty_stage, uncertainty_sections
-
-if TYPE_CHECKING:
-    from lam3_core.run.preflight import Preflight
 
 log = logging.getLogger("lam3")
 
@@ -71,27 +69,6 @@ class RunOutcome:
     @property
     def files(self) -> list[Path]:
         return [self.out_dir / name for name in FILES.values() if (self.out_dir / name).exists()]
-
-
-def _config(config: RunConfig | Mapping) -> RunConfig:
-    return config if isinstance(config, RunConfig) else RunConfig.from_values(dict(config))
-
-
-def _given(config: RunConfig | Mapping | None) -> dict:
-    """The settings a caller gave: a mapping as it is, or a ``RunConfig``'s fields that differ from the defaults."""
-    if config is None:
-        return {}
-    if isinstance(config, Mapping):
-        return {k: v for k, v in config.items() if v is not None}
-    defaults = RunConfig()
-    return {k: v for k, v in dataclasses.asdict(config).items() if v != getattr(defaults, k)}
-
-
-def output_dir(cfg: RunConfig) -> RunDir:
-    if not cfg.out:
-        raise UsageError("No output directory given.",
-                         "Pass --out DIR (a new directory, or an earlier run's to resume).")
-    return RunDir(cfg.out)
 
 
 def read_generations(rundir: RunDir) -> list[Generation]:
@@ -157,13 +134,6 @@ def _judge_and_summarize(session: RunSession, judges: dict[str, Prepared], gens:
     return _summarize(session, gens, measures, {n: j.instance for n, j in judges.items()})
 
 
-def with_dataset_judges(cfg: RunConfig, dataset: LoadedDataset, with_judges: bool) -> RunConfig:
-    """The dataset's own judges when the command judges and the user named none (POPE is scored against its labels)."""
-    if with_judges and not cfg.judges and dataset.judges:
-        return dataclasses.replace(cfg, judges=list(dataset.judges))
-    return cfg
-
-
 def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins: Plugins | None,
                         argv: Sequence[str] | None) -> RunOutcome:
     cfg.validate(need_model=True, need_judges=False)
@@ -196,49 +166,13 @@ def _generation_command(cfg: RunConfig, command: str, with_judges: bool, plugins
 def evaluate(config: RunConfig | Mapping, *, plugins: Plugins | None = None,
              argv: Sequence[str] | None = None) -> RunOutcome:
     """Generate, judge and summarise in one go; rerunning the same config resumes."""
-    return _generation_command(_config(config), "eval", True, plugins, argv)
+    return _generation_command(as_config(config), "eval", True, plugins, argv)
 
 
 def generate(config: RunConfig | Mapping, *, plugins: Plugins | None = None,
              argv: Sequence[str] | None = None) -> RunOutcome:
     """Only generate (e.g. on a GPU server without internet); judge later with ``judge``."""
-    return _generation_command(_config(config), "generate", False, plugins, argv)
-
-
-def _judge_source(source: Path, cfg_out: str | None) -> tuple[Path | None, Path]:
-    """(the run directory the source belongs to, or None; the generations file to score)."""
-    if source.is_dir():
-        if not (source / FILES["generations"]).exists():
-            raise UsageError(f"{source} has no {FILES['generations']}.", "Run `lam3 generate ... --out DIR` first.")
-        if not RunDir(source).is_run:
-            raise UsageError(f"{source} has no meta.json: it is not a lam3 run directory.",
-                             f"Score its file instead: lam3 judge {source / FILES['generations']} --out NEW_DIR")
-        return source, source / FILES["generations"]
-    parent = source.parent
-    in_place = source.name == FILES["generations"] and RunDir(parent).is_run and (
-        cfg_out is None or Path(cfg_out).expanduser().resolve() == parent.resolve())
-    return (parent if in_place else None), source
-
-
-def judge_setup(source: str | Path, config: RunConfig | Mapping) -> tuple[Path, RunConfig]:
-    """(the generations file to score, the judge command's configuration): settings not given are taken from
-    the source run's configuration; the output directory defaults to the source run."""
-    src = Path(source).expanduser()
-    if not src.exists():
-        raise UsageError(f"Not found: {src}.", "Pass a run directory or a generations .jsonl file.")
-    given = _given(config)
-    run_dir, generations_file = _judge_source(src, given.get("out"))
-    base = {}
-    if run_dir is not None:
-        base = {k: v for k, v in RunDir(run_dir).read_meta().get("config", {}).items()
-                if k not in ("judges", "judge_args", "ensemble_judges", "arbiter", "out", "judge_weights")}
-    cfg = resolve(base, given)
-    if not cfg.out:
-        if run_dir is None:
-            raise UsageError(f"Where should the verdicts for {src} go?", "Pass --out DIR.")
-        cfg = dataclasses.replace(cfg, out=str(run_dir))
-    cfg.validate(need_model=False, need_judges=True)
-    return generations_file, cfg
+    return _generation_command(as_config(config), "generate", False, plugins, argv)
 
 
 def judge(source: str | Path, config: RunConfig | Mapping, *, plugins: Plugins | None = None,
@@ -274,14 +208,14 @@ def report(run_dir: str | Path, config: RunConfig | Mapping | None = None, *, pl
     rundir = RunDir(run_dir)
     rundir.require_run()
     meta = rundir.read_meta()
-    cfg = resolve({k: v for k, v in meta.get("config", {}).items() if k != "out"}, _given(config))
+    cfg = resolve({k: v for k, v in meta.get("config", {}).items() if k != "out"}, given_settings(config))
     cfg = dataclasses.replace(cfg, out=str(rundir.path))
     cfg.validate(need_model=False, need_judges=True)
     verdicts = read_verdicts(rundir)
     have = {v.judge for v in verdicts}
     missing = [j for j in cfg.judges if j not in have]
     stopped = run_state(meta, True).status != "finished"
-    if missing and (_given(config).get("judges") or not stopped):
+    if missing and (given_settings(config).get("judges") or not stopped):
         raise UsageError(
             f"{rundir.path} has no verdicts from {', '.join(missing)}.",
             f"Score them first: lam3 judge {rundir.path} --judge {missing[0]}",
@@ -301,12 +235,10 @@ def preflight(command: str, config: RunConfig | Mapping, source: str | Path | No
               plugins: Plugins | None = None) -> Preflight:
     """What ``command`` (eval, generate or judge; judge scores ``source``) would check and write, checked without
     loading a model or creating anything (``--dry-run``)."""
-    from lam3_core.run.preflight import generation_preflight, judge_preflight
-
     plugins = plugins or load_plugins()
     if command == "judge":
         return judge_preflight(source, config, plugins)
-    return generation_preflight(_config(config), command, plugins)
+    return generation_preflight(as_config(config), command, plugins)
 
 
 def _judges_for_figures(plugins: Plugins, cfg: RunConfig) -> dict[str, Judge]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from lam3_core.contract.manager import Plugins
 from lam3_core.interfaces.errors import Lam3Error, UsageError
 from lam3_core.kit.hf import HFLoadArgs
-from lam3_core.run import api, resources
+from lam3_core.run import command_setup, resources
 from lam3_core.run.attacking import check_attack_arguments
 from lam3_core.run.components import Prepared, model_requirements, prepare, prepare_attack, prepare_judge
 from lam3_core.run.config import RunConfig
@@ -214,13 +214,13 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
         return pre
     rundir = RunDir(cfg.out) if cfg.out else None
     if rundir is None:
-        pre.attempt("output directory", lambda: api.output_dir(cfg), "")
+        pre.attempt("output directory", lambda: command_setup.output_dir(cfg), "")
     else:
         _check_output(pre, rundir)
     _, dataset = pre.attempt("dataset", lambda: load_dataset(plugins, cfg),
                               lambda d: f"{d.name}: {len(d.samples)} samples")
     if dataset is not None:
-        cfg = api.with_dataset_judges(cfg, dataset, with_judges)
+        cfg = command_setup.with_dataset_judges(cfg, dataset, with_judges)
     if with_judges and (dataset is not None or cfg.judges):
         pre.attempt("judges named", lambda: cfg.validate(need_model=True, need_judges=True),
                     lambda _: ", ".join(cfg.judges + ([f"arbiter {cfg.arbiter}"] if cfg.arbiter else [])))
@@ -284,7 +284,7 @@ def _count_generations(generations_file: Path, rundir: RunDir) -> int:
 def judge_preflight(source: str | Path | None, config: RunConfig | Mapping[str, Any], plugins: Plugins) -> Preflight:
     """The checks of ``lam3 judge SOURCE``."""
     pre = Preflight("judge")
-    ok, setup = pre.attempt("source and configuration", lambda: api.judge_setup(str(source or ""), config),
+    ok, setup = pre.attempt("source and configuration", lambda: command_setup.judge_setup(str(source or ""), config),
                             lambda s: f"scores {s[0]}")
     if not ok:
         return pre
