@@ -21,22 +21,14 @@ strings first (``verbatim=true`` feeds it unchanged).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Unpack
 
-from lam3_core import Judge, JudgeItem, Measure, Score, neutralise, run_batched
+from lam3_core import JudgeItem, Measure, Score
 from lam3_core.kit.arguments import check_flag, check_number
-from lam3_core.kit.causal_scoring import (
-    CausalScorer,
-    end_token_ids,
-    label_token_ids,
-    load_causal_lm,
-    pad_token_id,
-    template_prefix,
-)
+from lam3_core.kit.causal_judge import CausalLMJudge, CausalPrompt
+from lam3_core.kit.causal_scoring import end_token_ids, label_token_ids, template_prefix
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
-from lam3_core.kit.neutralise import defuse_special_tokens
 from lam3_judges_wildguard import __version__
 from lam3_judges_wildguard.prompt import LINES, MalformedOutput, parse_output, render
 
@@ -49,15 +41,13 @@ LABEL_FIX = "Point wildguard.path at allenai/wildguard."
 
 
 @dataclass
-class _Prompt:
-    """One item ready for the model: its token ids, whether its response is empty, and preparation notes."""
+class _Prompt(CausalPrompt):
+    """A prompt, and whether its response is empty (WildGuard may then answer n/a)."""
 
-    ids: list[int]
-    empty: bool
-    notes: list[str] = field(default_factory=list)
+    empty: bool = False
 
 
-class WildGuardJudge(Judge):
+class WildGuardJudge(CausalLMJudge):
     """P(the response is harmful) from WildGuard, with P(harmful request) and P(refusal) beside it."""
 
     name = "wildguard"
@@ -70,16 +60,9 @@ class WildGuardJudge(Judge):
             check_number("wildguard", arg, value, positive=True, integer=True)
         check_flag("wildguard", "verbatim", verbatim)
         check_flag("wildguard", "prefix_cache", prefix_cache)
-        self.load_args = HFLoadArgs.from_options(load, model=MODEL_ID, gated=True)
-        self.batch_size = batch_size
+        self._init_causal(HFLoadArgs.from_options(load, model=MODEL_ID, gated=True), batch_size, verbatim, prefix_cache)
         self.max_new_tokens = max_new_tokens
         self.max_length = max_length
-        self.verbatim = verbatim
-        self.prefix_cache = prefix_cache
-        self.backoffs: list[dict] = []
-        self._tok = None
-        self._model = None
-        self._scorer: CausalScorer | None = None
 
     @property
     def version(self) -> str:
@@ -87,31 +70,15 @@ class WildGuardJudge(Judge):
 
     # ---- prompt ---------------------------------------------------------------------------------
 
-    def _response(self, item: JudgeItem) -> str:
-        return (item.response or "") if self.verbatim else neutralise(item.response or "")
-
     def render_prompt(self, item: JudgeItem) -> str:
-        return render(item.request or "", self._response(item))
+        return render(item.request or "", self._model_response(item, defuse=False)[0])
 
     # ---- loading --------------------------------------------------------------------------------
 
-    def check_ready(self) -> None:
-        self.load_args.check_available("--judge-arg wildguard.path=DIR")
-
-    def _load(self):
-        """(tokenizer, model) from ``path`` or the hub id; separate so a benchmark can hand in its own."""
-        self.check_ready()
-        return load_causal_lm(self.load_args)
-
-    def _ensure_loaded(self) -> None:
-        if self._model is not None:
-            return
-        tok, model = self._load()
+    def _loaded(self, tok, model) -> list[list[int]]:
         self._yes, self._no = (label_token_ids(tok, word, "wildguard", LABEL_FIX) for word in ("yes", "no"))
         self._end_ids = end_token_ids(tok, model)
-        self._tok, self._model = tok, model
-        prefixes = [self._shared_prefix()] if self.prefix_cache else []
-        self._scorer = CausalScorer(model, pad_token_id(tok), prefixes)
+        return [self._shared_prefix()]
 
     def _shared_prefix(self) -> list[int]:
         """The tokens before the request: the same in every prompt."""
@@ -121,29 +88,14 @@ class WildGuardJudge(Judge):
     # ---- scoring --------------------------------------------------------------------------------
 
     def _prepare(self, item: JudgeItem) -> _Prompt | Score:
-        notes = []
-        response = self._response(item)
-        if not self.verbatim:
-            response, found = defuse_special_tokens(response, self._tok)
-            if found:
-                notes.append(f"special-token text in the response made plain: {', '.join(found)}")
+        response, notes = self._model_response(item)
         empty = not response.strip()
         if empty:
             notes.append(EMPTY)
         ids = self._tok(render(item.request or "", response), add_special_tokens=False).input_ids
         if len(ids) > self.max_length:
             return Score.failed(f"the WildGuard prompt is {len(ids)} tokens, over max_length={self.max_length}")
-        return _Prompt(ids, empty, notes)
-
-    def score(self, items: Sequence[JudgeItem]) -> list[Score]:
-        self._ensure_loaded()
-        prepared = [self._prepare(item) for item in items]
-        todo = [i for i, p in enumerate(prepared) if isinstance(p, _Prompt)]
-        fresh = run_batched(self._score_batch, [prepared[i] for i in todo], self.batch_size,
-                            key=lambda p: len(p.ids), backoffs=self.backoffs)
-        for i, s in zip(todo, fresh):
-            prepared[i] = s
-        return prepared
+        return _Prompt(ids, notes, empty)
 
     def _score_batch(self, batch: list[_Prompt]) -> list[Score]:
         step = self._scorer.next_token([p.ids for p in batch], keep_cache=True)
@@ -188,8 +140,3 @@ class WildGuardJudge(Judge):
             return Score(0.0, categories, flagged, raw, notes=[*(n for n in notes if n != EMPTY), EMPTY_NA])
         return Score.failed("WildGuard answered n/a for the harmful response although the response is not empty",
                             raw=raw)
-
-    def close(self) -> None:
-        self._model = None
-        self._tok = None
-        self._scorer = None
