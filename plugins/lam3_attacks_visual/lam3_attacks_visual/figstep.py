@@ -22,20 +22,21 @@ does not see under this attack; ``attack_info['replaced_images']`` counts them.
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from lam3_attacks_visual.statements import figstep_statement
 from lam3_attacks_visual.typography import (
     MONO_BOLD,
     Typeface,
+    TypographicAttack,
     blank,
     check_layout,
     draw_lines,
     fitting_size,
+    prerendered_image,
     text_box,
     wrap_chars,
 )
-from lam3_core import Attack, Sample, UsageError
+from lam3_core import Sample, UsageError
 from lam3_core.kit.arguments import check_flag
 
 # Verbatim from the FigStep README, section 2.1 "FigStep" (the text prompt used for open-source models), and
@@ -46,7 +47,7 @@ FIGSTEP_TEXT_PROMPT = (
 )
 
 
-class FigStepAttack(Attack):
+class FigStepAttack(TypographicAttack):
     """Arguments: ``prerendered``, ``width``, ``height``, ``font``, ``font_size``, ``margin_x``, ``margin_y``,
     ``line_spacing``, ``wrap`` (characters per line), ``items`` and ``fit`` (``shrink`` or ``error``)."""
 
@@ -63,12 +64,6 @@ class FigStepAttack(Attack):
         self.margin = (margin_x, margin_y)
         self.font_size, self.line_spacing, self.wrap, self.items, self.fit = font_size, line_spacing, wrap, items, fit
         self.typeface = Typeface.choose(self.name, font, MONO_BOLD)
-
-    def config(self) -> dict:
-        return {"font_sha256": self.typeface.digest()}
-
-    def apply(self, samples, model=None):
-        return [self._attacked(sample) for sample in samples]
 
     def _attacked(self, sample: Sample) -> Sample:
         given = sample.meta.get("figstep_instruction")
@@ -107,12 +102,7 @@ class FigStepAttack(Attack):
 
     @staticmethod
     def _prerendered(sample: Sample) -> str:
-        path = sample.meta.get("figstep_image")
-        if not path:
-            raise UsageError(f"Sample {sample.id!r} has no pre-rendered FigStep image (meta['figstep_image']).",
-                             "Load SafeBench with its images (--dataset-arg images=DIR), or leave out "
-                             "figstep.prerendered to render the statement.")
-        if not Path(path).is_file():
-            raise UsageError(f"Sample {sample.id!r}: the pre-rendered FigStep image {path} does not exist.",
-                             "Pass the dataset the folder that holds its FigStep images.")
-        return str(path)
+        return prerendered_image(sample, sample.meta.get("figstep_image"), "FigStep image", "meta['figstep_image']",
+                                 "Load SafeBench with its images (--dataset-arg images=DIR), or leave out "
+                                 "figstep.prerendered to render the statement.",
+                                 "Pass the dataset the folder that holds its FigStep images.")

@@ -30,19 +30,20 @@ them). ``prerendered=true`` sends MM-SafetyBench's own TYPO or SD_TYPO image
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 from lam3_attacks_visual.typography import (
     SANS,
     Typeface,
+    TypographicAttack,
     blank,
     check_layout,
     draw_lines,
     fitting_size,
+    prerendered_image,
     text_box,
     wrap_pixels,
 )
-from lam3_core import Attack, Sample, UsageError
+from lam3_core import Sample, UsageError
 from lam3_core.kit.arguments import check_choice, check_flag
 from lam3_core.kit.images import load_image
 
@@ -55,7 +56,7 @@ PRERENDERED_TYPES = {"typo": "TYPO", "image_typo": "SD_TYPO"}
 LINE_SPACING = 4  # Pillow's default, which MM-SafetyBench's drawing uses
 
 
-class QueryRelevantAttack(Attack):
+class QueryRelevantAttack(TypographicAttack):
     """Arguments: ``mode`` (``typo`` or ``image_typo``), ``key_phrase`` (``meta`` or ``prompt``), ``prerendered``,
     ``font``, ``font_size``, ``width`` and ``fit`` (``shrink`` or ``error``)."""
 
@@ -70,12 +71,6 @@ class QueryRelevantAttack(Attack):
         self.mode, self.key_phrase, self.prerendered = mode, key_phrase, prerendered
         self.font_size, self.width, self.fit = font_size, width, fit
         self.typeface = Typeface.choose(self.name, font, SANS)
-
-    def config(self) -> dict:
-        return {"font_sha256": self.typeface.digest()}
-
-    def apply(self, samples, model=None):
-        return [self._attacked(sample) for sample in samples]
 
     def _attacked(self, sample: Sample) -> Sample:
         phrase = self._phrase(sample)
@@ -136,15 +131,11 @@ class QueryRelevantAttack(Attack):
 
     def _prerendered(self, sample: Sample) -> str:
         kind = PRERENDERED_TYPES[self.mode]
-        path = (sample.meta.get("mm_images") or {}).get(kind)
-        if not path:
-            raise UsageError(f"Sample {sample.id!r} has no pre-rendered {kind} image (meta['mm_images']).",
-                             "Load MM-SafetyBench with its images (--dataset-arg images=DIR), or leave out "
-                             "query_relevant.prerendered to render the key phrase.")
-        if not Path(path).is_file():
-            raise UsageError(f"Sample {sample.id!r}: the pre-rendered {kind} image {path} does not exist.",
-                             "Pass the dataset the folder that holds MM-SafetyBench's images.")
-        return str(path)
+        return prerendered_image(sample, (sample.meta.get("mm_images") or {}).get(kind), f"{kind} image",
+                                 "meta['mm_images']",
+                                 "Load MM-SafetyBench with its images (--dataset-arg images=DIR), or leave out "
+                                 "query_relevant.prerendered to render the key phrase.",
+                                 "Pass the dataset the folder that holds MM-SafetyBench's images.")
 
 
 def stack(top, bottom):

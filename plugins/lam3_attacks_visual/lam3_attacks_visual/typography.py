@@ -22,7 +22,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from lam3_core import UsageError
+from lam3_core import Attack, Sample, UsageError
 from lam3_core.kit.arguments import check_choice, check_number
 
 MONO_BOLD = "DejaVuSansMono-Bold.ttf"
@@ -124,3 +124,29 @@ def blank(width: int, height: int):
     from PIL import Image
 
     return Image.new("RGB", (width, height), WHITE)
+
+
+class TypographicAttack(Attack):
+    """An attack that puts text in the image: rendered with ``typeface`` (whose digest is part of the attack's
+    identity, so a changed font is a new attack), or the dataset's pre-rendered image. Each sample on its own."""
+
+    typeface: Typeface
+
+    def config(self) -> dict:
+        return {"font_sha256": self.typeface.digest()}
+
+    def apply(self, samples, model=None):
+        return [self._attacked(sample) for sample in samples]
+
+    def _attacked(self, sample: Sample) -> Sample:
+        raise NotImplementedError
+
+
+def prerendered_image(sample: Sample, path: object, what: str, where: str, load_fix: str, folder_fix: str) -> str:
+    """The dataset's pre-rendered ``what`` for ``sample`` (``path``, read from ``where`` in its meta), refused when
+    the dataset gave none (``load_fix``) or the file is not there (``folder_fix``)."""
+    if not path:
+        raise UsageError(f"Sample {sample.id!r} has no pre-rendered {what} ({where}).", load_fix)
+    if not Path(str(path)).is_file():
+        raise UsageError(f"Sample {sample.id!r}: the pre-rendered {what} {path} does not exist.", folder_fix)
+    return str(path)
