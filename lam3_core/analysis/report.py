@@ -6,11 +6,8 @@ Failures come first: a report whose records partly failed says so before any rat
 from __future__ import annotations
 
 from lam3_core.analysis.errors import describe
+from lam3_core.analysis.html_page import fmt
 from lam3_core.analysis.uncertainty_report import uncertainty_lines
-
-
-def _fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
 def _rate(r: dict) -> str:
@@ -41,11 +38,11 @@ def _figures(key: str, judge: str, figures: dict) -> list[str]:
         rows = value if isinstance(value, dict) and value and all(isinstance(r, dict) for r in value.values()) \
             else {name: value} if isinstance(value, dict) and value else None
         if rows is None:
-            lines.append(f"- {name}: {_fmt(value)}")
+            lines.append(f"- {name}: {fmt(value)}")
             continue
         columns = list(dict.fromkeys(c for r in rows.values() for c in r))
         lines += ["", f"| {name} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-        lines += [f"| {row} | " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for row, r in rows.items()]
+        lines += [f"| {row} | " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for row, r in rows.items()]
     return lines
 
 
@@ -78,24 +75,24 @@ def render(summary: dict) -> str:
     ]
     for name, s in summary["judges"].items():
         role = " (arbiter)" if s["role"] == "arbiter" else ""
-        cells = [f"{name}{role}", s["measures"], _fmt(summary.get("thresholds", {}).get(name)),
-                 f"{_fmt(s['flag_rate'])} ({s['flag_means']})", _fmt(s["mean_score"]), s["n"], s["errors"]]
+        cells = [f"{name}{role}", s["measures"], fmt(summary.get("thresholds", {}).get(name)),
+                 f"{fmt(s['flag_rate'])} ({s['flag_means']})", fmt(s["mean_score"]), s["n"], s["errors"]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     if summary["by_measure"]:
         lines += ["", "## Side by side (flag rate by what the judge measures)", ""]
         for measure, judges in summary["by_measure"].items():
             lines.append(f"- {measure}: " + ", ".join(
-                f"{j} {_fmt(r['flag_rate'])} ({r['flag_means']})" for j, r in judges.items()))
+                f"{j} {fmt(r['flag_rate'])} ({r['flag_means']})" for j, r in judges.items()))
     agr = summary["agreement"]
     lines += [
         "",
         "## Agreement",
         "",
-        f"- items on which the ensemble's judges disagree: {_fmt(agr['disagreement_rate'])} "
+        f"- items on which the ensemble's judges disagree: {fmt(agr['disagreement_rate'])} "
         f"(arbitrated: {agr['arbitrated']})",
     ]
-    lines += [f"- Cohen's kappa {pair} (same measure): {_fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
-    lines += [f"- Cohen's kappa {pair} (different measures: low agreement expected): {_fmt(k)}"
+    lines += [f"- Cohen's kappa {pair} (same measure): {fmt(k)}" for pair, k in agr["pairwise_kappa"].items()]
+    lines += [f"- Cohen's kappa {pair} (different measures: low agreement expected): {fmt(k)}"
               for pair, k in agr.get("cross_measure_kappa", {}).items()]
     for key, judge in summary.get("judge_figures", {}).items():
         lines += _figures(key, judge, summary.get(key) or {})

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+from lam3_core.analysis.html_page import fmt
 
 
 def _sampling(gen: dict) -> str:
@@ -22,7 +20,7 @@ def uncertainty_lines(summary: dict) -> list[str]:
              f"values per record in {section['file']}", "",
              "| metric | mean | computed | NaN | missing |", "|---|---|---|---|---|"]
     for name, m in section["metrics"].items():
-        lines.append(f"| {name} | {_fmt(m['mean'])} | {m['computed']} | {m['nan']} | {m['missing']} |")
+        lines.append(f"| {name} | {fmt(m['mean'])} | {m['computed']} | {m['nan']} | {m['missing']} |")
     if section["correctness_undefined"]:
         lines += ["", f"- AUROC / PRR: n/a: {section['correctness_undefined']}."]
     for judge, by_metric in section["correctness"].items():
@@ -30,7 +28,7 @@ def uncertainty_lines(summary: dict) -> list[str]:
                   "| metric | AUROC | PRR | n | wrong |", "|---|---|---|---|---|"]
         reasons = []
         for name, q in by_metric.items():
-            lines.append(f"| {name} | {_fmt(q['auroc'])} | {_fmt(q['prr'])} | {q['n']} | {q['n_wrong']} |")
+            lines.append(f"| {name} | {fmt(q['auroc'])} | {fmt(q['prr'])} | {q['n']} | {q['n_wrong']} |")
             if q["auroc_undefined"]:
                 reasons.append(f"- {name}: AUROC and PRR undefined: {q['auroc_undefined']}.")
         lines += [""] + reasons if reasons else []
@@ -48,7 +46,7 @@ def _safety_lines(section: dict | None) -> list[str]:
               "| score | AUROC | PRR | n | unsafe |", "|---|---|---|---|---|"]
     reasons = []
     for name, f in section["scores"].items():
-        lines.append(f"| {name} | {_fmt(f['auroc'])} | {_fmt(f['prr'])} | {f['n']} | {f['n_unsafe']} |")
+        lines.append(f"| {name} | {fmt(f['auroc'])} | {fmt(f['prr'])} | {f['n']} | {f['n_unsafe']} |")
         if f["undefined"]:
             reasons.append(f"- {name}: undefined: {f['undefined']}.")
     return lines + ([""] + reasons if reasons else [])
