@@ -227,3 +227,9 @@ def test_scrub_hides_plain_and_url_encoded_keys():
     assert scrub(text, secret) == "key *** url ?key=***&alt=json form key=***"
     assert scrub(text, None) == text
     assert scrub(text, "") == text
+
+
+def test_scrub_leaves_a_short_key_inside_words_alone():
+    text = "use an offline judge instead: detoxify; the key x was refused (x)"
+
+    assert scrub(text, "x") == "use an offline judge instead: detoxify; the key *** was refused (***)"

@@ -37,9 +37,11 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
 
 
 def scrub(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` replaced by '***', also where it appears URL-encoded (``?key=...``)."""
+    """``text`` with ``secret`` replaced by '***', also where it appears URL-encoded (``?key=...``). Only whole
+    occurrences (not inside a longer run of letters and digits) count: a short test key such as ``x`` must not
+    turn "detoxify" into "deto***ify"."""
     if not secret:
         return text
-    for form in sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
+    forms = sorted({secret, quote(secret, safe=""), quote_plus(secret)}, key=len, reverse=True)
+    pattern = "|".join(re.escape(form) for form in forms)
+    return re.sub(rf"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])", "***", text)
