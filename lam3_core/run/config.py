@@ -7,6 +7,7 @@ YAML key or the option) and what is expected — before any run directory is cre
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from lam3_core.analysis.ensemble import STRATEGIES, VOTING_STRATEGIES, EnsembleP
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.kit.secrets import redact
-from lam3_core.run.sampling import check_sampling_settings, sample_config
+from lam3_core.run.sampling import sample_config
 
 GENERATION_KEYS = ("model", "model_args", "dataset", "dataset_args", "gen", "seed")
 """Settings that decide every generation: changing them on a directory that holds records is refused. Attacks are
@@ -261,7 +262,26 @@ class RunConfig:
             )
         self._refuse_settings_without_effect()
         self.gen_config()
-        check_sampling_settings(self)
+        self._check_sampling_settings()
+
+    def _check_sampling_settings(self) -> None:
+        """Refuse sampling and uncertainty settings that contradict each other or would have no effect."""
+        if self.sample_gen and not self.samples:
+            raise UsageError("--sample-gen has no effect without --samples K.",
+                             "Add --samples K (e.g. --samples 5), or remove --sample-gen.")
+        if self.uncertainty and not self.samples:
+            raise UsageError(f"--uncertainty {self.uncertainty[0]} needs sampled answers, and none are drawn.",
+                             "Add --samples K (e.g. --samples 5 for five sampled answers per prompt).")
+        twice = sorted(name for name, count in Counter(self.uncertainty).items() if count > 1)
+        if twice:
+            raise UsageError(f"--uncertainty {twice[0]} is given twice.", "Pass each --uncertainty once.")
+        stray = sorted(set(self.metric_args) - set(self.uncertainty))
+        if stray:
+            raise UsageError(f"--metric-arg given for {', '.join(stray)}, which is not a selected metric.",
+                             f"Add --uncertainty {stray[0]}, or remove that --metric-arg. "
+                             f"Selected: {', '.join(self.uncertainty) or 'none'}.")
+        if self.samples:
+            self.sample_config()
 
     def _refuse_settings_without_effect(self) -> None:
         if "ensemble" in self.thresholds and self.ensemble in VOTING_STRATEGIES:

@@ -19,18 +19,12 @@ generation settings: changing them on an existing run directory is refused.
 from __future__ import annotations
 
 import json
-from collections import Counter
-from typing import TYPE_CHECKING
 
 from lam3_core.interfaces.components import Model
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.interfaces.genconfig import GenConfig
 from lam3_core.interfaces.records import Completion, Generation, Sample
 from lam3_core.kit.batching import item_by_item_on_failure
-
-if TYPE_CHECKING:
-    from lam3_core.run.config import RunConfig
-
 
 FORCED = {"do_sample": True, "trace_attentions": False}
 """What the samples' settings always are, whatever ``--gen`` says: sampled, without attention maps."""
@@ -50,26 +44,6 @@ def sample_config(seed: int, gen: dict, sample_gen: dict) -> GenConfig:
         return GenConfig.from_dict({"seed": seed, **gen, **FORCED, **sample_gen})
     except UsageError as exc:  # --gen was checked on its own first: the problem is in --sample-gen
         raise UsageError(f"--sample-gen: {exc.problem}", (exc.fix or "").replace("--gen ", "--sample-gen ")) from None
-
-
-def check_sampling_settings(cfg: RunConfig) -> None:
-    """Refuse sampling and uncertainty settings that contradict each other or would have no effect."""
-    if cfg.sample_gen and not cfg.samples:
-        raise UsageError("--sample-gen has no effect without --samples K.",
-                         "Add --samples K (e.g. --samples 5), or remove --sample-gen.")
-    if cfg.uncertainty and not cfg.samples:
-        raise UsageError(f"--uncertainty {cfg.uncertainty[0]} needs sampled answers, and none are drawn.",
-                         "Add --samples K (e.g. --samples 5 for five sampled answers per prompt).")
-    twice = sorted(name for name, count in Counter(cfg.uncertainty).items() if count > 1)
-    if twice:
-        raise UsageError(f"--uncertainty {twice[0]} is given twice.", "Pass each --uncertainty once.")
-    stray = sorted(set(cfg.metric_args) - set(cfg.uncertainty))
-    if stray:
-        raise UsageError(f"--metric-arg given for {', '.join(stray)}, which is not a selected metric.",
-                         f"Add --uncertainty {stray[0]}, or remove that --metric-arg. "
-                         f"Selected: {', '.join(cfg.uncertainty) or 'none'}.")
-    if cfg.samples:
-        cfg.sample_config()
 
 
 def can_sample(model: Model) -> bool:
