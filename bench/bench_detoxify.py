@@ -12,11 +12,15 @@ refusals. Timed, each after a warm-up that loads the weights once per precision:
 * ``lam3 judge`` (``lam3_core.run.api.judge`` on a generations file; the run's judging stage is
   timed, and the whole command reported) with the judge's defaults (fp16 and 256 texts per batch
   on a GPU) and ``--batch-size`` 256, then with ``dtype=bf16`` and ``dtype=fp32``;
+* ``lam3 judge --no-judge-cache`` with the defaults (what writing the judge cache costs);
 * ``lam3 judge`` with the defaults at the command's default ``--batch-size`` 8 (``--n-small``
   items): the run hands the judge that many texts at a time;
 * the judge's own ``score`` on the same items in the same chunks (the judge without the run);
 * the hand-written loop: length-sorted batches of the same size, the tokenizer's own call
-  (``return_tensors="pt"``), the model in the same precision, sigmoid, one transfer per batch;
+  (``return_tensors="pt"``), the model in the same precision, sigmoid, one transfer per batch, in
+  ``torch.inference_mode`` with PyTorch's default attention kernels: its first pass over the texts
+  (as a user runs it: cuDNN's attention builds a graph for every width it meets,
+  ``lam3_core/kit/inference.py``) and a second pass (``hand_written_loop``, every width seen);
   and the same loop on ids tokenised beforehand (the model alone: a bound no path can beat);
 * ``Detoxify.predict`` in fp32, length-sorted batches of 64 (``--n-small`` items): the path the
   judge took before.
@@ -107,8 +111,9 @@ def hand_written(model, tokenizer, texts: list[str], batch: int) -> dict[str, tu
                     scores[i] = p
         return list(scores)
 
-    loop(ready)  # warm-up
-    return {"hand_written_loop": timed(loop, None), "hand_written_forward": timed(loop, ready)}
+    first_pass = timed(loop, None)  # meets every width anew: cuDNN's attention builds a graph for each
+    return {"hand_written_loop_first_pass": first_pass, "hand_written_loop": timed(loop, None),
+            "hand_written_forward": timed(loop, ready)}
 
 
 def detoxify_predict(checkpoint: Path, device: str, texts: list[str], batch: int) -> tuple[float, list[float]]:
@@ -151,13 +156,14 @@ def run(args) -> dict:
         toxicity[name] = scores
         say(f"  {name}: {runs[name]['rps']:.1f} texts/s")
 
-    def through_lam3(name: str, source: Path, extra: dict, batch: int) -> None:
-        seconds, verdicts = lam3_judge(source, tmp / name, "detoxify", {**base, **extra}, batch)
+    def through_lam3(name: str, source: Path, extra: dict, batch: int, judge_cache: bool = True) -> None:
+        seconds, verdicts = lam3_judge(source, tmp / name, "detoxify", {**base, **extra}, batch, judge_cache)
         record(name, seconds["stage_s"], [v["score"] for v in verdicts], command_s=seconds["command_s"])
 
     say(f"timed runs on {args.n} texts, batch {args.batch} ...")
     for name, extra in precisions.items():
         through_lam3(f"lam3_{name}", generations, extra, args.batch)
+    through_lam3("lam3_default_no_judge_cache", generations, {}, args.batch, judge_cache=False)
     through_lam3(f"lam3_default_cli_batch_{args.cli_batch}", small, {}, args.cli_batch)
     judge = load_plugins().get("judge", "detoxify").create(**base)
     judge.score(items[: args.batch])  # warm-up

@@ -120,12 +120,14 @@ def write_generations(items: Sequence[JudgeItem], path: Path) -> Path:
     return path
 
 
-def lam3_judge(generations: Path, out: Path, name: str, args: dict, batch_size: int) -> tuple[dict, list[dict]]:
+def lam3_judge(generations: Path, out: Path, name: str, args: dict, batch_size: int,
+               judge_cache: bool = True) -> tuple[dict, list[dict]]:
     """({"stage_s": the judging stage's seconds, "command_s": the whole command's}, verdicts in item order) of
     ``lam3 judge GENERATIONS --judge NAME`` with ``args`` as its ``--judge-arg`` values and ``--batch-size``;
-    a fresh output folder and judge cache."""
+    a fresh output folder and judge cache (or ``--no-judge-cache``)."""
     config = {"judges": [name], "judge_args": {name: args}, "batch_size": batch_size, "out": str(out),
-              "judge_cache": str(out.with_name(out.name + "-cache.sqlite")), "quiet": True}
+              "judge_cache": str(out.with_name(out.name + "-cache.sqlite")), "no_judge_cache": not judge_cache,
+              "quiet": True}
     stage = lam3_core.run.api.judge_records
     seconds = {"stage_s": 0.0}
 

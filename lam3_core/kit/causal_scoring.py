@@ -35,6 +35,7 @@ from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.hf import HFLoadArgs
+from lam3_core.kit.inference import inference
 
 UNCACHED = "scored without the shared-prefix cache: the prompt does not start with the template's shared tokens"
 """The note of a prompt that a shared prefix was on offer to but that took the plain path."""
@@ -168,7 +169,6 @@ class CausalScorer:
         ``extra``: further model inputs for the batch (image tensors), which rule out the shared
         prefix. ``keep_cache``: keep what ``continue_greedy`` needs.
         """
-        import torch
 
         chosen = [None if extra else self.prefix_of(row) for row in rows]
         by_prefix: dict[tuple[int, ...] | None, list[int]] = {}
@@ -176,7 +176,7 @@ class CausalScorer:
             by_prefix.setdefault(prefix, []).append(i)
         logprobs = None
         groups = []
-        with torch.inference_mode():
+        with inference():
             for prefix, indices in by_prefix.items():
                 group = _Group(indices)
                 out = self._forward([rows[i] for i in indices], prefix, extra, keep_cache, group)
@@ -237,7 +237,7 @@ class CausalScorer:
         wanted = {row: k for k, row in enumerate(rows)}
         tokens: list[list[int]] = [[] for _ in rows]
         steps: list[Any] = []
-        with torch.inference_mode():
+        with inference():
             for group in first.groups:
                 picked = [(j, wanted[row]) for j, row in enumerate(group.rows) if row in wanted]
                 if not picked:

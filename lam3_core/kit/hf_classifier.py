@@ -14,6 +14,7 @@ import math
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import run_batched
 from lam3_core.kit.hf import HFLoadArgs
+from lam3_core.kit.inference import inference
 
 ACTIVATIONS = ("sigmoid", "softmax")
 
@@ -82,14 +83,12 @@ class SequenceClassifier:
         return [o[0] for o in out], [o[1] for o in out]
 
     def _forward(self, idx: list[int], texts: list[str], pairs: list[str] | None) -> list[tuple[list[float], bool]]:
-        import torch
-
         first = [texts[i] for i in idx]
         second = [pairs[i] for i in idx] if pairs is not None else None
         full = self._tok(first, second, verbose=False)["input_ids"]
         enc = self._tok(first, second, truncation="only_first" if second else True, max_length=self.limit,
                         padding=True, return_tensors="pt").to(self._model.device)
-        with torch.inference_mode():
+        with inference():
             logits = self._model(**enc).logits.float().cpu().tolist()
         return [(row, len(ids) > self.limit) for row, ids in zip(logits, full)]
 

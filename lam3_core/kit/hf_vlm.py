@@ -35,6 +35,7 @@ from lam3_core.interfaces.records import Completion, Sample
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
+from lam3_core.kit.inference import inference
 from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
 from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
@@ -537,7 +538,7 @@ class HFVisionLanguageModel(Model):
         static = cache != "dynamic"
         if cache == "static":
             kwargs["disable_compile"] = True
-        with torch.inference_mode():
+        with inference(cudnn_attention=static):  # a static cache keeps its shape: cuDNN builds once (kit.inference)
             if plan is None:
                 ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
                 if static:

@@ -115,7 +115,8 @@ def _cache_item(judge: Prepared, item: JudgeItem) -> list:
 def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation],
                    cache) -> list[tuple[Score, bool]]:
     items = [judge_item(session, g) for g in batch]
-    keys = [JudgeCache.key(judge.identity_hash, _cache_item(judge, i)) for i in items]
+    identity = judge.identity_hash
+    keys = [JudgeCache.key(identity, _cache_item(judge, i)) for i in items]
     hits = cache.get_many([k for k, g in zip(keys, batch) if not g.error])
     misses = [i for i, (k, g) in enumerate(zip(keys, batch)) if not g.error and k not in hits]
     fresh = score_items(judge.instance, [items[i] for i in misses], judge.name) if misses else []

@@ -23,6 +23,7 @@ from pathlib import Path
 from lam3_core import Judge, JudgeItem, Score, UsageError, run_batched
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.hf import MissingWeights, hub_offline, reachable, resolve_device, resolve_dtype
+from lam3_core.kit.inference import inference
 from lam3_judges_detoxify import __version__
 from lam3_judges_detoxify.batch_tokens import BatchTokens
 
@@ -188,7 +189,7 @@ class DetoxifyJudge(Judge):
 
         model, labels = self._detoxify.model, self._detoxify.class_names
         inputs, truncated = self._tokens(texts)
-        with torch.inference_mode():
+        with inference():
             logits = model(**{k: v.to(model.device) for k, v in inputs.items()})[0]
             probabilities = torch.sigmoid(logits[:, : len(labels)].float()).tolist()
         toxicity = labels.index("toxicity")

@@ -44,6 +44,7 @@ from lam3_core.kit.causal_scoring import (
     template_prefix,
 )
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
+from lam3_core.kit.inference import inference
 from lam3_judges_llamaguard import __version__
 from lam3_judges_llamaguard.batch_inputs import left_padded_batch
 from lam3_judges_llamaguard.categories import MalformedVerdict, load_categories, parse_verdict
@@ -361,14 +362,13 @@ class LlamaGuardJudge(Judge):
     def _generate(self, batch: list[_Prompt], step: NextToken, flagged: list[int]) -> list[list[int]]:
         """Greedy verdicts of the flagged items: continued from the scoring pass's cache (text versions), or
         generated anew with their images."""
-        import torch
 
         if not self.format.reads_images:
             return self._scorer.continue_greedy(step, flagged, self.max_new_tokens, self._end_ids).tokens
         inputs = self._inputs([batch[i] for i in flagged])
         device, dtype = self._model.device, self._model.dtype
         inputs = {k: v.to(device, dtype) if v.is_floating_point() else v.to(device) for k, v in inputs.items()}
-        with torch.inference_mode():
+        with inference():
             out = self._model.generate(**inputs, generation_config=self._gen_config)
         return out[:, inputs["input_ids"].shape[1]:].tolist()
 

@@ -18,7 +18,7 @@ def test_the_llamaguard_benchmark_runs_tiny_on_the_cpu(tmp_path, monkeypatch, ca
                 "--bpe-vocab", "500", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "bench_llamaguard.json").read_text())
     assert result["size"] == "tiny" and result["n"] == 6 and result["errors"] == 0
-    assert all(run["rps"] > 0 for run in result["runs"].values()) and len(result["runs"]) == 6
+    assert all(run["rps"] > 0 for run in result["runs"].values()) and len(result["runs"]) == 7
     assert result["shared_prefix_tokens"] > 100 and result["items_without_the_cache"] == 0
     agree = result["agreement"]
     for pair in ("lam3_prefix_cache_vs_lam3_plain", "lam3_prefix_cache_vs_hand_written"):

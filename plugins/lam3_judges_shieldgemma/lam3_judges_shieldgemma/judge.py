@@ -19,6 +19,7 @@ from typing import Unpack
 from lam3_core import Judge, JudgeItem, Measure, Score, UsageError, load_image, run_batched
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions
+from lam3_core.kit.inference import inference
 from lam3_judges_shieldgemma.policies import DEFAULT_POLICIES, parse_policies
 from lam3_judges_shieldgemma.prompt import render
 
@@ -126,13 +127,11 @@ class ShieldGemma2Judge(Judge):
 
     def _score_images(self, pictures: list) -> list[list[float]]:
         """P(Yes) for each image (rows) and policy (columns), in one forward pass of images x policies prompts."""
-        import torch
-
         inputs = self._processor(images=pictures, policies=[p.name for p in self.policies],
                                  custom_policies={p.name: p.text for p in self.policies}, return_tensors="pt")
         inputs = inputs.to(self._model.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self._model.dtype)
-        with torch.inference_mode():
+        with inference():
             probabilities = self._model(**inputs, logits_to_keep=1).probabilities
         return probabilities[:, 0].float().view(len(pictures), len(self.policies)).tolist()
 

@@ -11,6 +11,7 @@ import logging
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import run_batched
 from lam3_core.kit.hf import HFLoadArgs
+from lam3_core.kit.inference import inference
 
 log = logging.getLogger("lam3")
 
@@ -64,7 +65,7 @@ class SentenceEncoder:
         lengths = [len(ids) for ids in self._tok(batch, verbose=False)["input_ids"]]
         enc = self._tok(batch, truncation=True, max_length=self.limit, padding=True,
                         return_tensors="pt").to(self._model.device)
-        with torch.inference_mode():
+        with inference():
             hidden = self._model(**enc).last_hidden_state.float()
         mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
