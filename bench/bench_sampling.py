@@ -5,8 +5,9 @@ their log-probs, LLaVA-1.5-7B's architecture with random bf16 weights (see vlm_b
 path is timed). Runs, on the same inputs and weights:
 
 * lam3's command path, ``api.generate`` with ``samples=5``: per prompt the traced greedy answer and 5
-  sampled answers (the image prefix prefilled once per image, each prompt once for its 5 answers);
-* the model's ``sample(prompts, 5)`` alone (what the command runs for the samples), and the same with
+  sampled answers from one ``generate_with_samples`` call (the image prefix prefilled once per image, each
+  prompt once for its 6 answers, which decode together);
+* the model's ``sample(prompts, 5)`` alone (the samples without the greedy answer), and the same with
   ``prefix_reuse=false`` (every row prefilled, as ``num_return_sequences`` does);
 * the hand-written loop at the same rows per forward pass: processor + ``generate(do_sample=True,
   num_return_sequences=5, output_logits=True)``; and the same work as the command path (a traced greedy
@@ -72,10 +73,10 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     gen = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens}
     say(f"sampling: {n} prompts x {k} answers, {new_tokens} new tokens")
     lam3 = run_lam3(model, dataset, workdir, f"lam3 --samples {k} (greedy + {k} sampled)", gen, samples=k)
-    prompts_per_pass = lam3.info["micro_batches"]["sample"]["prompts_per_micro_batch"]
-    greedy_batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
-    say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, micro-batches of {greedy_batch} prompts (greedy) "
-        f"and {prompts_per_pass} prompts x {k} (samples)")
+    prompts_per_pass = lam3.info["micro_batches"]["generate_with_samples"]["prompts_per_micro_batch"]
+    greedy_batch = prompts_per_pass
+    say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, micro-batches of {prompts_per_pass} prompts x "
+        f"{k + 1} (greedy and samples)")
     sample_gen = GenConfig(**gen, do_sample=True, seed=0)
     shared = _timed_sample(model, samples, k, sample_gen)
     model.prefix_reuse = False

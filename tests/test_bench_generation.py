@@ -47,7 +47,7 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
                                                           "static cache, eager"}
     assert set(pope["phases_hand_loop"]) == {"batch", "prompt_tokens", "preprocessing_s", "prefill_s",
                                              "decode_step_ms"}
-    assert sampling["runs"][0]["micro_batches"]["sample"]["answers_per_prompt"] == 5
+    assert sampling["runs"][0]["micro_batches"]["generate_with_samples"]["answers_per_prompt"] == 6
     printed = capsys.readouterr().out
     assert "summary on " in printed and "lam3 defaults / target 150 samples/s" in printed
 

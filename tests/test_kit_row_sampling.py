@@ -79,3 +79,14 @@ def test_uniforms_are_open_unit_interval_and_a_pure_function(rs):
 def test_row_keys_differ_by_sample_and_answer(rs, parts):
     assert rs.row_key(0, *parts) == rs.row_key(0, *parts) != rs.row_key(1, *parts)
     assert -(2**63) <= rs.row_key(0, *parts) < 2**63
+
+
+def test_greedy_rows_beside_sampled_rows_keep_their_scores(rs):
+    logits = torch.randn(4, 30, generator=torch.Generator().manual_seed(1))
+    gen = GenConfig(do_sample=True, temperature=0.7, top_k=5, top_p=0.9)
+    keys = [rs.row_key(2, "s", "sample", j) for j in range(2)]
+    mixed = _draw(rs.sampling_processors(gen, [None, keys[0], None, keys[1]]), logits, 20)
+    alone = _draw(rs.sampling_processors(gen, keys), logits[[1, 3]], 20)
+    assert torch.equal(mixed[[1, 3]], alone)  # the sampled rows draw what they draw without the greedy rows
+    assert torch.equal(mixed[[0, 2]], logits[[0, 2]].argmax(-1, keepdim=True).expand(2, 20))  # greedy: untouched
+    assert [type(p).__name__ for p in rs.sampling_processors(gen, [None, 1])] == ["SampledRowsOnly"]

@@ -33,6 +33,14 @@ class Model(ABC):
         """K sampled completions per sample, each with its token log-probs."""
         raise NotImplementedError(f"model {self.name!r} does not support sampling")
 
+    def generate_with_samples(self, samples: Sequence[Sample], k: int, gen_config: GenConfig,
+                              sample_config: GenConfig) -> list[tuple[Completion, list[Completion]]]:
+        """Per sample, what ``generate(trace=True)`` under ``gen_config`` and ``sample(k)`` under ``sample_config``
+        return (``--samples K``). Override it to share the work between the k + 1 answers (one prefill); the
+        default makes the two calls."""
+        answers = self.generate(samples, gen_config, trace=True)
+        return list(zip(answers, self.sample(samples, k, sample_config)))
+
     def info(self) -> dict:
         """What meta.json records about this model: id, resolved revision, dtype, device, ..."""
         return {}

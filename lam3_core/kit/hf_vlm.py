@@ -370,14 +370,35 @@ class HFVisionLanguageModel(Model):
         gen = dataclasses.replace(gen_config, do_sample=True, trace_attentions=False)
         return self._answer(samples, gen, k, True, "sample")
 
+    def generate_with_samples(self, samples: Sequence[Sample], k: int, gen_config: GenConfig,
+                              sample_config: GenConfig) -> list[tuple[Completion, list[Completion]]]:
+        """The traced greedy answer and K samples of each prompt from one call: k + 1 rows share the prompt's prefill
+        and decode together, the greedy row untouched by the sampler (``kit.row_sampling.SampledRowsOnly``). The
+        answer is the one ``generate(trace=True)`` gives, the samples those ``sample()`` draws. Settings under which
+        the two decode differently (other lengths or repetition penalty, a sampled answer, attention maps, raw
+        traces) make the two calls."""
+        if k < 1:
+            raise UsageError(f"k must be >= 1, got {k}.")
+        self.check_samples(samples)
+        gen = dataclasses.replace(sample_config, do_sample=True, trace_attentions=False)
+        decoding = ("max_new_tokens", "min_new_tokens", "repetition_penalty")
+        together = not gen_config.do_sample and not gen_config.trace_attentions and not (
+            self.trace_attentions or self.trace_hidden_states) and all(
+            getattr(gen_config, name) == getattr(gen, name) for name in decoding)
+        if not together:
+            return super().generate_with_samples(samples, k, gen_config, sample_config)
+        groups = self._answer(samples, gen, k + 1, True, "generate_with_samples", greedy_first=True)
+        return [(group[0], group[1:]) for group in groups]
+
     @staticmethod
     def _length_key(sample: Sample) -> int:
         return len(sample.prompt) + IMAGE_LENGTH_WEIGHT * len(sample.images)
 
-    def _answer(self, samples: Sequence[Sample], gen: GenConfig, k: int, trace: bool,
-                call: str) -> list[list[Completion]]:
-        """``k`` completions per sample, in micro-batches prepared ahead on worker threads; the micro-batches are as
-        large as the row budget allows and of (nearly) equal size."""
+    def _answer(self, samples: Sequence[Sample], gen: GenConfig, k: int, trace: bool, call: str,
+                greedy_first: bool = False) -> list[list[Completion]]:
+        """``k`` completions per sample (``greedy_first``: the first greedy, the others sampled), in micro-batches
+        prepared ahead on worker threads; the micro-batches are as large as the row budget allows and of (nearly)
+        equal size."""
         if not samples:
             return []
         self.load()
@@ -398,7 +419,7 @@ class HFVisionLanguageModel(Model):
         try:
             with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
                 answers = run_batched(
-                    lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call),
+                    lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call, greedy_first),
                     list(range(len(ordered))), per_batch, backoffs=self.backoffs,
                 )
         finally:
@@ -498,14 +519,14 @@ class HFVisionLanguageModel(Model):
                     and not self.load_args.quantization and self.compiled_decode_failure is None)
         return "compiled" if compiled else "dynamic"
 
-    def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int,
-             call: str) -> list[list[Completion]]:
+    def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,
+             greedy_first: bool) -> list[list[Completion]]:
         """The GPU side of a micro-batch. ``decode_cache=auto`` falls back to a dynamic cache, once and for the
         rest of the run, if compiled decoding fails for a reason other than memory (logged, and recorded in info)."""
         raw = trace and (self.trace_attentions or self.trace_hidden_states) or gen.trace_attentions
         cache = self._decode_cache(gen, raw)
         try:
-            return self._decode(prepared, gen, k, trace, seed, call, cache)
+            return self._decode(prepared, gen, k, trace, seed, call, greedy_first, cache)
         except Exception as exc:
             if cache != "compiled" or self.decode_cache != "auto" or is_out_of_memory(exc) \
                     or isinstance(exc, UsageError):
@@ -513,10 +534,10 @@ class HFVisionLanguageModel(Model):
             self.compiled_decode_failure = f"{type(exc).__name__}: {exc}"
             log.warning("compiled decoding failed (%s); %s decodes from a dynamic cache from now on",
                         self.compiled_decode_failure, self.name)
-        return self._decode(prepared, gen, k, trace, seed, call, "dynamic")
+        return self._decode(prepared, gen, k, trace, seed, call, greedy_first, "dynamic")
 
     def _decode(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,
-                cache: str) -> list[list[Completion]]:
+                greedy_first: bool, cache: str) -> list[list[Completion]]:
         import torch
 
         from lam3_core.kit.vlm_prefix import cache_keyword, copy_rows, new_cache, prefill_prefixes
@@ -530,7 +551,7 @@ class HFVisionLanguageModel(Model):
         image_maps = gen.trace_attentions and k == 1
         kwargs = {**generation_kwargs(gen), "eos_token_id": self._stop_ids, "pad_token_id": self._pad_id}
         if gen.do_sample:
-            kwargs["logits_processor"] = self._sampling_processors(gen, seed, call, samples, k)
+            kwargs["logits_processor"] = self._sampling_processors(gen, seed, call, samples, k, greedy_first)
         if trace or trace_attentions or trace_hidden or image_maps:
             kwargs.update(return_dict_in_generate=True, output_logits=trace,
                           output_attentions=trace_attentions or image_maps, output_hidden_states=trace_hidden)
@@ -596,13 +617,19 @@ class HFVisionLanguageModel(Model):
         return self._static[1]
 
     @staticmethod
-    def _sampling_processors(gen: GenConfig, seed: int, call: str, samples: list[Sample], k: int):
-        """Per-row seeded sampling: row (sample, j) draws from the stream (seed, sample id, call, j)."""
+    def _sampling_processors(gen: GenConfig, seed: int, call: str, samples: list[Sample], k: int,
+                             greedy_first: bool):
+        """Per-row seeded sampling: row (sample, j) draws from the stream (seed, sample id, call, j). With
+        ``greedy_first`` each sample's first row is greedy and the others draw ``sample()``'s streams."""
         from transformers import LogitsProcessorList
 
         from lam3_core.kit.row_sampling import row_key, sampling_processors
 
-        keys = [row_key(seed, sample.id, call, j) for sample in samples for j in range(k)]
+        if greedy_first:
+            keys = [None if j == 0 else row_key(seed, sample.id, "sample", j - 1) for sample in samples
+                    for j in range(k)]
+        else:
+            keys = [row_key(seed, sample.id, call, j) for sample in samples for j in range(k)]
         return LogitsProcessorList(sampling_processors(gen, keys))
 
     def _completion(self, ids: list[int], prompt: str, logprobs: list[float] | None, trace: Any) -> Completion:

@@ -80,8 +80,28 @@ class SeededRowSampler(LogitsProcessor):
         return scores + gumbel.to(scores.dtype)
 
 
-def sampling_processors(gen: GenConfig, keys: Sequence[int]) -> list:
-    """The warpers transformers would apply for ``gen`` (temperature, top-k, top-p, in its order), then the sampler."""
+class SampledRowsOnly(LogitsProcessor):
+    """Runs ``processors`` on the sampled rows only: a greedy row keeps its scores untouched, so greedy decoding picks
+    exactly the token it picks without them."""
+
+    def __init__(self, processors: Sequence[LogitsProcessor], sampled: Sequence[bool]):
+        self.processors = list(processors)
+        self.rows = torch.tensor(list(sampled), dtype=torch.bool)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.rows.device != scores.device:
+            self.rows = self.rows.to(scores.device)
+        ids, part = input_ids[self.rows], scores[self.rows]
+        for processor in self.processors:
+            part = processor(ids, part)
+        out = scores.clone()
+        out[self.rows] = part
+        return out
+
+
+def sampling_processors(gen: GenConfig, keys: Sequence[int | None]) -> list:
+    """The warpers transformers would apply for ``gen`` (temperature, top-k, top-p, in its order), then the sampler.
+    A ``None`` key marks a greedy row (the greedy answer decoded beside its samples): nothing touches its scores."""
     processors: list = []
     if gen.temperature != 1.0:
         processors.append(TemperatureLogitsWarper(gen.temperature))
@@ -89,5 +109,7 @@ def sampling_processors(gen: GenConfig, keys: Sequence[int]) -> list:
         processors.append(TopKLogitsWarper(top_k=gen.top_k))
     if gen.top_p < 1.0:
         processors.append(TopPLogitsWarper(top_p=gen.top_p))
-    processors.append(SeededRowSampler(keys))
+    processors.append(SeededRowSampler([key for key in keys if key is not None]))
+    if None in keys:
+        return [SampledRowsOnly(processors, [key is not None for key in keys])]
     return processors

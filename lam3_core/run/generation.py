@@ -22,7 +22,7 @@ from lam3_core.run.components import Prepared
 from lam3_core.run.progress import Progress
 from lam3_core.run.rundir import RunDir
 from lam3_core.run.samples import LoadedDataset
-from lam3_core.run.sampling import add_samples
+from lam3_core.run.sampling import attach_samples, generate_with_samples
 from lam3_core.run.session import RunSession
 from lam3_core.run.store import JsonlAppender
 
@@ -101,11 +101,15 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
                 for start in range(0, len(todo), chunk):
                     batch = todo[start : start + chunk]
                     sent = [v.sent for _, v in batch]
-                    completions = _generate_items(instance, sent, gen_config, trace=sample_gen is not None)
+                    if sample_gen is None:
+                        answered = [(c, None) for c in _generate_items(instance, sent, gen_config)]
+                    else:
+                        answered = generate_with_samples(instance, sent, gen_config, cfg.samples, sample_gen)
                     records = [_generation(cfg.model, name, attacks[name], v, c, dataset.hashes[v.original.id])
-                               for (name, v), c in zip(batch, completions)]
-                    if sample_gen is not None:
-                        add_samples(instance, sent, records, cfg.samples, sample_gen)
+                               for (name, v), (c, _) in zip(batch, answered)]
+                    for record, (_, drawn) in zip(records, answered):
+                        if drawn is not None:
+                            attach_samples(record, drawn)
                     session.written("generations", store.append([r.to_dict() for r in records]))
                     progress.update(len(batch))
         finally:
@@ -115,10 +119,10 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
     return [Generation.from_dict(r) for r in store.records if r["record_id"] in wanted]
 
 
-def _generate_items(model: Model, batch: list[Sample], gen_config, trace: bool = False) -> list[Completion]:
-    """Generate a batch (``trace``: with the answers' token log-probs); if it fails for a reason other than memory,
-    retry one by one so that only the failing sample gets an error record."""
-    return item_by_item_on_failure(lambda part: model.generate(part, gen_config, trace=trace), batch,
+def _generate_items(model: Model, batch: list[Sample], gen_config) -> list[Completion]:
+    """Generate a batch; if it fails for a reason other than memory, retry one by one so that only the failing
+    sample gets an error record."""
+    return item_by_item_on_failure(lambda part: model.generate(part, gen_config), batch,
                                    lambda message: Completion(text="", error=message), "generation")
 
 

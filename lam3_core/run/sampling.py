@@ -1,9 +1,10 @@
 """K sampled answers per prompt (``--samples K``), the input of the uncertainty metrics.
 
-Each generation record holds the greedy answer (``--gen``; with its token log-probs, from
-``generate(trace=True)``) and, in ``samples``, K answers drawn by the model's ``sample()`` on the same
-chunk of records (the Hugging Face models prefill each prompt once and decode its K answers together,
-each drawn with its own seed): ``[{"text": ..., "token_logprobs": [...]}, ...]``. A record
+Each generation record holds the greedy answer (``--gen``; with its token log-probs, as
+``generate(trace=True)`` gives it) and, in ``samples``, K answers as the model's ``sample()`` draws them,
+both from one ``generate_with_samples`` call per chunk of records (the Hugging Face models prefill each
+prompt once and decode its answer and its K samples together, each sample drawn with its own seed):
+``[{"text": ..., "token_logprobs": [...]}, ...]``. A record
 is written once, with all of it, so a record that holds its K samples is never sampled again on
 resume; a record whose sampling failed carries the error and is produced again (unless
 ``--no-retry-errors``).
@@ -58,26 +59,29 @@ def check_can_sample(model: Model, name: str, k: int) -> None:
                          "Use a model that samples (e.g. llava15, idefics2), or drop --samples and --uncertainty.")
 
 
-def draw_samples(model: Model, batch: list[Sample], k: int, gen: GenConfig) -> list[list[Completion] | str]:
-    """Per sample, its K sampled completions, or why they could not be drawn. A failing batch is retried one
-    sample at a time, so only the failing sample gets an error; out-of-memory and usage errors stop the run."""
-    def draw(part: list[Sample]) -> list[list[Completion]]:
-        drawn = model.sample(part, k, gen)
-        if any(len(answers) != k for answers in drawn):
-            raise RuntimeError(f"model returned {[len(a) for a in drawn]} sampled answers, {k} per sample expected")
-        return drawn
+def generate_with_samples(model: Model, batch: list[Sample], gen: GenConfig, k: int,
+                          sample_gen: GenConfig) -> list[tuple[Completion, list[Completion]]]:
+    """Per sample, its traced answer and K sampled answers (``Model.generate_with_samples``: llava15 and idefics2
+    decode all k + 1 from one prefill). A failing batch is retried one sample at a time, so only the failing sample
+    gets an error (in its answer, with no samples); out-of-memory and usage errors stop the run."""
+    def call(part: list[Sample]) -> list[tuple[Completion, list[Completion]]]:
+        answered = model.generate_with_samples(part, k, gen, sample_gen)
+        if any(len(drawn) != k for _, drawn in answered):
+            raise RuntimeError(f"model returned {[len(d) for _, d in answered]} sampled answers, {k} per sample "
+                               "expected")
+        return answered
 
-    return item_by_item_on_failure(draw, batch, str, "sampling")
+    return item_by_item_on_failure(call, batch, lambda message: (Completion(text="", error=message), []),
+                                   "generation with samples")
 
 
-def add_samples(model: Model, sent: list[Sample], records: list[Generation], k: int, gen: GenConfig) -> None:
-    """Give each record K sampled answers to its prompt ``sent``, or an error when they could not all be drawn;
-    records whose answer already failed are not sampled."""
-    answered = [i for i, record in enumerate(records) if not record.error]
-    drawn = draw_samples(model, [sent[i] for i in answered], k, gen) if answered else []
-    for i, answers in zip(answered, drawn):
-        failed = answers if isinstance(answers, str) else next((c.error for c in answers if c.error), None)
-        if failed:
-            records[i].error = f"sampling failed: {failed}"
-        else:
-            records[i].samples = [{"text": c.text, "token_logprobs": c.token_logprobs} for c in answers]
+def attach_samples(record: Generation, drawn: list[Completion]) -> None:
+    """Give ``record`` its sampled answers, or the error of the first that failed; a record whose answer failed
+    keeps its own error."""
+    if record.error:
+        return
+    failed = next((c.error for c in drawn if c.error), None)
+    if failed:
+        record.error = f"sampling failed: {failed}"
+    else:
+        record.samples = [{"text": c.text, "token_logprobs": c.token_logprobs} for c in drawn]

@@ -333,6 +333,34 @@ class VLMPluginChecks:
                 self._assert_same(group, same)
         assert len({tuple(c.info["token_ids"]) for group in drawn for c in group}) > len(pope_samples)
 
+    def test_answer_and_samples_from_one_call_are_generate_and_sample(self, vlm_class, vlm_dir, pope_samples,
+                                                                      monkeypatch):
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        gen, sample_gen = GenConfig(max_new_tokens=5), GenConfig(max_new_tokens=5, do_sample=True, seed=3,
+                                                                  temperature=0.8, top_p=0.9)
+        apart = vlm_class(path=str(vlm_dir))
+        expected = list(zip(apart.generate(pope_samples, gen, trace=True), apart.sample(pope_samples, 3, sample_gen)))
+        for model in (vlm_class(path=str(vlm_dir)), vlm_class(path=str(vlm_dir), prefix_reuse=False),
+                      vlm_class(path=str(vlm_dir), batch_size=5)):
+            calls = []
+            model.load()
+            real_generate = model.model.generate
+            monkeypatch.setattr(model.model, "generate",
+                                lambda calls=calls, real=real_generate, **kw: calls.append(kw) or real(**kw))
+            together = model.generate_with_samples(pope_samples, 3, gen, sample_gen)
+            for (answer, drawn), (same_answer, same_drawn) in zip(together, expected, strict=True):
+                self._assert_same([answer], [same_answer])
+                self._assert_same(drawn, same_drawn)
+            assert sum(kw["input_ids"].shape[0] for kw in calls) == 4 * len(pope_samples)  # k + 1 rows per prompt
+        assert model.info()["micro_batches"]["generate_with_samples"]["answers_per_prompt"] == 4
+        # other lengths decode apart: two calls, the same answers
+        longer = vlm_class(path=str(vlm_dir))
+        two_calls = longer.generate_with_samples(pope_samples[:2], 2, GenConfig(max_new_tokens=3), sample_gen)
+        assert "generate_with_samples" not in longer.info()["micro_batches"]
+        self._assert_same([a for a, _ in two_calls], apart.generate(pope_samples[:2], GenConfig(max_new_tokens=3),
+                                                                    trace=True))
+
     def test_static_cache_gives_the_dynamic_answers(self, vlm_class, vlm_dir, pope_samples):
         from lam3_core.interfaces.genconfig import GenConfig
 
