@@ -36,3 +36,22 @@ def shared_data():
     if SHARED_DATA is None:
         pytest.fail("../shared/data is missing: clone the project beside the shared folder or set LAM3_SHARED_DATA.")
     return SHARED_DATA
+
+
+@pytest.fixture
+def bench_script(monkeypatch):
+    """``bench_script(name)``: ``bench/<name>.py`` loaded as a module, with ``bench/`` importable as when the script
+    runs from there (the scripts import their siblings)."""
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent / "bench"
+    monkeypatch.syspath_prepend(str(folder))
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_pgd.py"
 
 
-def test_tiny_benchmark_writes_figures_and_ratios(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_pgd", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_tiny_benchmark_writes_figures_and_ratios(tmp_path, capsys, bench_script):
+    bench = bench_script("bench_pgd")
     report = bench.main(["--size", "tiny", "--samples", "2", "--batch-size", "2", "--steps", "2",
                          "--mask", "attention", "--out", str(tmp_path)])
     assert json.loads((tmp_path / "bench_pgd_tiny.json").read_text()) == json.loads(json.dumps(report))

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
-def test_the_detoxify_benchmark_runs_tiny_on_the_cpu(tmp_path, monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports its sibling judging_path.py, as when run from bench/
-    spec = importlib.util.spec_from_file_location("bench_detoxify", BENCH / "bench_detoxify.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_the_detoxify_benchmark_runs_tiny_on_the_cpu(tmp_path, capsys, bench_script):
+    bench = bench_script("bench_detoxify")
     bench.main(["--size", "tiny", "--n", "48", "--n-small", "16", "--batch", "16", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "bench_detoxify.json").read_text())
     assert result["size"] == "tiny" and result["n"] == 48 and result["errors"] == 0

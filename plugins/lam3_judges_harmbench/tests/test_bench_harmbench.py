@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
-def test_tiny_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports its sibling judging_path.py, as when run from bench/
-    spec = importlib.util.spec_from_file_location("bench_harmbench", BENCH / "bench_harmbench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_tiny_benchmark_runs_and_writes_json(tmp_path, capsys, bench_script):
+    bench = bench_script("bench_harmbench")
     bench.main(["--size", "tiny", "--n", "6", "--batch", "3", "--single", "3", "--response-tokens", "64",
                 "--bpe-vocab", "500", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "bench_harmbench.json").read_text())

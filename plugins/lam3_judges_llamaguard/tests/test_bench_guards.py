@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
-def test_the_guard_benchmark_runs_tiny_on_the_cpu(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports its sibling bench_judges.py, as when run from bench/
-    spec = importlib.util.spec_from_file_location("bench_guards", BENCH / "bench_guards.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_the_guard_benchmark_runs_tiny_on_the_cpu(tmp_path, bench_script):
+    bench = bench_script("bench_guards")
     bench.main(["--size", "tiny", "--n", "6", "--single", "3", "--batch", "4", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "bench_guards.json").read_text())
     lg = result["llamaguard4"]

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parents[3] / "bench"
 
 
-def test_the_llamaguard_benchmark_runs_tiny_on_the_cpu(tmp_path, monkeypatch, capsys):
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports its sibling judging_path.py, as when run from bench/
-    spec = importlib.util.spec_from_file_location("bench_llamaguard", BENCH / "bench_llamaguard.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_the_llamaguard_benchmark_runs_tiny_on_the_cpu(tmp_path, capsys, bench_script):
+    bench = bench_script("bench_llamaguard")
     bench.main(["--size", "tiny", "--n", "6", "--batch", "3", "--n-categories", "4", "--response-tokens", "8",
                 "--bpe-vocab", "500", "--out", str(tmp_path)])
     result = json.loads((tmp_path / "bench_llamaguard.json").read_text())
