@@ -625,11 +625,9 @@ class HFVisionLanguageModel(Model):
 
         from lam3_core.kit.row_sampling import row_key, sampling_processors
 
-        if greedy_first:
-            keys = [None if j == 0 else row_key(seed, sample.id, "sample", j - 1) for sample in samples
-                    for j in range(k)]
-        else:
-            keys = [row_key(seed, sample.id, call, j) for sample in samples for j in range(k)]
+        stream, first = ("sample", 1) if greedy_first else (call, 0)
+        keys = [None if j < first else row_key(seed, sample.id, stream, j - first) for sample in samples
+                for j in range(k)]
         return LogitsProcessorList(sampling_processors(gen, keys))
 
     def _completion(self, ids: list[int], prompt: str, logprobs: list[float] | None, trace: Any) -> Completion:
