@@ -102,6 +102,11 @@ def test_copies_of_a_sample_are_adjacent_rows(copies):
     plan = plan_prefixes([[1, IMG, 5], [1, IMG, 6, 6]], [("a",), ("a",)], IMG, PAD, copies)
     assert plan.rows == 2 * copies and plan.groups == 1
     assert plan.input_ids[:copies, -1].tolist() == [5] * copies and plan.input_ids[copies:, -1].tolist() == [6] * copies
+    assert plan.questions_shared == (copies > 1)  # the longest suffix has 2 tokens: all but the last is shared
+
+
+def test_a_one_token_suffix_leaves_nothing_to_share_between_copies():
+    assert not plan_prefixes([[1, IMG, 5], [1, IMG, 6]], [("a",), ("a",)], IMG, PAD, copies=3).questions_shared
 
 
 def test_images_are_identified_by_path_or_by_object():
@@ -138,3 +143,11 @@ def test_distinct_images_are_processed_in_slices_on_a_pool_when_the_outputs_join
         calls.clear()
         padded(images)
         assert calls == [5]  # and from then on, no slices
+
+
+def test_static_caches_round_up_coarsely_for_compiled_decoding_and_finely_otherwise():
+    from lam3_core.kit.vlm_prefix import COMPILED_LENGTH_STEP, PREALLOCATED_LENGTH_STEP, static_length
+
+    assert static_length(641, compiled=True) == 768 and static_length(768, compiled=True) == 768
+    assert static_length(641, compiled=False) == 656 and static_length(640, compiled=False) == 640
+    assert COMPILED_LENGTH_STEP % PREALLOCATED_LENGTH_STEP == 0

@@ -54,7 +54,8 @@ DECODE_CACHES = ("auto", "dynamic", "static", "compiled")
 """How the KV cache is kept while decoding: ``dynamic`` grows it every step (transformers' default); ``static``
 preallocates it (no per-step copy of the whole cache); ``compiled`` preallocates it and runs each decoding step as a
 compiled graph (torch.compile, mode reduce-overhead: CUDA graphs; CUDA only); ``auto`` picks ``compiled`` on a GPU
-for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, else ``dynamic``."""
+for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, ``static`` on a GPU for shorter ones (and for a
+quantised model), ``dynamic`` on the CPU."""
 COMPILED_AUTO_MIN_NEW_TOKENS = 128
 """Below this many new tokens (POPE's yes/no answers) decoding takes less time than compiling and capturing graphs
 would save."""
@@ -449,6 +450,8 @@ class HFVisionLanguageModel(Model):
         """Rows per micro-batch, from free GPU memory and the longest prompt's length (``kit.micro_batches``)."""
         import torch
 
+        from lam3_core.kit.vlm_prefix import static_length
+
         free = free_bytes(self.input_device)
         if free is None:
             return rows_that_fit(None, 0, 0, self.batch_size)
@@ -458,8 +461,11 @@ class HFVisionLanguageModel(Model):
             prefixes = len({tuple(image_key(r) for r in s.images) for s in ordered if s.images})
             prefixes += sum(1 for s in ordered if not s.images)
             shared = prompt_tokens * prefixes // (len(ordered) * k)
+        cache = self._decode_cache(gen, self._raw_trace(gen, trace))
         per_row = row_bytes(self.model.config.get_text_config(), torch.finfo(self._dtype).bits // 8, prompt_tokens,
-                            gen.max_new_tokens, trace, shared)
+                            gen.max_new_tokens, trace, shared,
+                            static_length(prompt_tokens + gen.max_new_tokens, cache == "compiled")
+                            if cache != "dynamic" else None)
         return rows_that_fit(free, per_row, prompt_tokens, self.batch_size)
 
     def _prepare(self, samples: list[Sample], k: int, reuse: bool, gen: GenConfig) -> _Prepared:
@@ -505,9 +511,14 @@ class HFVisionLanguageModel(Model):
         window = getattr(self.model.config.get_text_config(), "sliding_window", None)
         return bool(window) and length > window
 
+    def _raw_trace(self, gen: GenConfig, trace: bool) -> bool:
+        """Whether the call keeps raw per-step traces (attentions or hidden states)."""
+        return bool(trace and (self.trace_attentions or self.trace_hidden_states) or gen.trace_attentions)
+
     def _decode_cache(self, gen: GenConfig, raw: bool) -> str:
         """The cache to decode from (``DECODE_CACHES``): raw traces always decode eagerly from a dynamic cache; ``auto``
-        compiles on a GPU for long answers of an unquantised model, until compiling failed once."""
+        compiles on a GPU for long answers of an unquantised model and preallocates for the others, until compiling
+        failed once (dynamic from then on)."""
         if raw:
             return "dynamic"
         if self.decode_cache == "compiled" and self.input_device.type != "cuda":
@@ -515,16 +526,16 @@ class HFVisionLanguageModel(Model):
                              f"{self.input_device}.", "Use decode_cache=static or dynamic on this device.")
         if self.decode_cache != "auto":
             return self.decode_cache
-        compiled = (self.input_device.type == "cuda" and gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS
-                    and not self.load_args.quantization and self.compiled_decode_failure is None)
-        return "compiled" if compiled else "dynamic"
+        if self.input_device.type != "cuda" or self.compiled_decode_failure is not None:
+            return "dynamic"
+        compiled = gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS and not self.load_args.quantization
+        return "compiled" if compiled else "static"
 
     def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,
              greedy_first: bool) -> list[list[Completion]]:
         """The GPU side of a micro-batch. ``decode_cache=auto`` falls back to a dynamic cache, once and for the
         rest of the run, if compiled decoding fails for a reason other than memory (logged, and recorded in info)."""
-        raw = trace and (self.trace_attentions or self.trace_hidden_states) or gen.trace_attentions
-        cache = self._decode_cache(gen, raw)
+        cache = self._decode_cache(gen, self._raw_trace(gen, trace))
         try:
             return self._decode(prepared, gen, k, trace, seed, call, greedy_first, cache)
         except Exception as exc:
@@ -540,7 +551,7 @@ class HFVisionLanguageModel(Model):
                 greedy_first: bool, cache: str) -> list[list[Completion]]:
         import torch
 
-        from lam3_core.kit.vlm_prefix import cache_keyword, copy_rows, new_cache, prefill_prefixes
+        from lam3_core.kit.vlm_prefix import cache_keyword, new_cache, prefilled_cache
 
         samples, plan = prepared.samples, prepared.plan
         device = self.input_device
@@ -559,22 +570,22 @@ class HFVisionLanguageModel(Model):
         static = cache != "dynamic"
         if cache == "static":
             kwargs["disable_compile"] = True
-        with inference(cudnn_attention=static):  # a static cache keeps its shape: cuDNN builds once (kit.inference)
+        with inference(cudnn_attention=cache == "compiled"):  # compiled: one shape, cuDNN builds once (kit.inference)
             if plan is None:
                 ids, mask = inputs.pop("input_ids"), inputs.pop("attention_mask")
                 if static:
-                    kwargs[keyword] = self._static_cache(ids.shape[0], ids.shape[1] + gen.max_new_tokens)
+                    kwargs[keyword] = self._static_cache(ids.shape[0], ids.shape[1] + gen.max_new_tokens, cache)
                 self.rows_by_path["plain"] += ids.shape[0]
             else:
                 plan = plan.to(device)
                 ids, mask = plan.input_ids, plan.attention_mask
-                prefixes = prefill_prefixes(self.model, plan, inputs)
-                target = self._static_cache(plan.rows, ids.shape[1] + gen.max_new_tokens) if static \
+                target = self._static_cache(plan.rows, ids.shape[1] + gen.max_new_tokens, cache) if static \
                     else new_cache(self.model)
-                kwargs[keyword] = copy_rows(prefixes, plan.group_of_row, target)
-                del prefixes
+                kwargs[keyword] = prefilled_cache(self.model, plan, inputs, target)
                 self.rows_by_path["prefix_reuse"] += plan.rows
                 self.rows_by_path["prefix_prefills"] += plan.groups
+                if plan.questions_shared:
+                    self.rows_by_path["question_prefills"] += plan.rows // plan.copies
                 inputs = {}
             if static:
                 self.rows_by_path[f"{cache}_decode"] += ids.shape[0]
@@ -603,17 +614,18 @@ class HFVisionLanguageModel(Model):
             completions.append(completion)
         return [completions[i * k : (i + 1) * k] for i in range(len(samples))]
 
-    def _static_cache(self, rows: int, tokens: int):
-        """An empty static cache for ``rows`` x ``tokens``: the previous micro-batch's, reset, when it has the same
-        shape (compiled decoding replays its CUDA graphs only on the same tensors), else a new one."""
+    def _static_cache(self, rows: int, tokens: int, cache: str):
+        """An empty static cache of ``rows`` that holds ``tokens`` (``cache``: static or compiled): the previous
+        micro-batch's, reset, when it has the same shape (compiled decoding replays its CUDA graphs only on the same
+        tensors), else a new one."""
         from lam3_core.kit.vlm_prefix import new_cache, static_length
 
-        shape = (rows, static_length(tokens))
+        shape = (rows, static_length(tokens, cache == "compiled"))
         if self._static is not None and self._static[0] == shape:
             self._static[1].reset()
             return self._static[1]
         self._static = None  # free the old one before allocating
-        self._static = (shape, new_cache(self.model, tokens))
+        self._static = (shape, new_cache(self.model, shape[1]))
         return self._static[1]
 
     @staticmethod

@@ -46,13 +46,14 @@ def kv_bytes_per_token(text_config: Any, element_bytes: int) -> int:
 
 
 def row_bytes(text_config: Any, element_bytes: int, prompt_tokens: int, new_tokens: int, traced: bool,
-              shared_prefix_tokens: int = 0) -> int:
-    """The memory one row needs while it is prefilled and decoded (see the module docstring)."""
+              shared_prefix_tokens: int = 0, cache_tokens: int | None = None) -> int:
+    """The memory one row needs while it is prefilled and decoded (see the module docstring); ``cache_tokens``: the
+    positions its KV cache holds when that is more than prompt + new tokens (a static cache's preallocated length)."""
     kv = kv_bytes_per_token(text_config, element_bytes)
     intermediate = getattr(text_config, "intermediate_size", 4 * text_config.hidden_size)
     prefill = prompt_tokens * element_bytes * (4 * text_config.hidden_size + 3 * intermediate)
     logits = (new_tokens if traced else 1) * text_config.vocab_size * 4
-    total = kv * (prompt_tokens + new_tokens + shared_prefix_tokens) + prefill + logits
+    total = kv * (max(cache_tokens or 0, prompt_tokens + new_tokens) + shared_prefix_tokens) + prefill + logits
     return int(SAFETY * total)
 
 

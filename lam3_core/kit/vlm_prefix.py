@@ -7,6 +7,10 @@ Samples whose images are the same objects and whose prefix token ids are identic
 group; each group's prefix is prefilled once (one batched forward for all groups of a
 micro-batch), the cache rows are copied to every row (sample x answer) of the group, and
 ``generate`` prefills only the suffixes (the question and the generation prompt) and decodes.
+With several answers per sample (``copies``: K samples, or the greedy answer and K samples) the
+copies share the whole prompt, so the suffix is prefilled once per sample too, all but its
+last token (``prefill_questions``), and each answer row starts from a copy of its sample's
+cache: ``generate`` then runs only the prompt's last token before decoding.
 
 Rows are laid out as ``[padding][prefix][padding][suffix]``: prefixes left-padded to the longest
 prefix of the micro-batch, suffixes left-padded to the longest suffix. Position ids follow the
@@ -25,14 +29,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from functools import cache
 from typing import Any
 
 import torch
 
-STATIC_LENGTH_STEP = 128
-"""Static caches are sized up to a multiple of this, so compiled decoding sees few distinct shapes."""
+COMPILED_LENGTH_STEP = 128
+"""A compiled decoder's static cache is sized up to a multiple of this, so that it sees few distinct shapes."""
+PREALLOCATED_LENGTH_STEP = 16
+"""An uncompiled static cache is sized up to a multiple of this: attention reads every preallocated position, so
+little slack, but micro-batches of nearly the same prompt length still share one cache."""
 
 
 def cache_api_problem(model: Any) -> str | None:
@@ -67,7 +74,7 @@ class PrefixPlan:
 
     ``prefix_*`` have one row per group (G); ``group_samples[g]`` is the sample (within the
     micro-batch) whose image inputs the group's prefill uses; ``input_ids`` / ``attention_mask``
-    have one row per answer (R = samples x copies, a sample's copies adjacent) and
+    have one row per answer (R = samples x ``copies``, a sample's copies adjacent) and
     ``group_of_row`` says which group each row copies its prefix cache from.
     """
 
@@ -77,6 +84,7 @@ class PrefixPlan:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     group_of_row: torch.Tensor
+    copies: int = 1
 
     @property
     def groups(self) -> int:
@@ -86,16 +94,20 @@ class PrefixPlan:
     def rows(self) -> int:
         return self.input_ids.shape[0]
 
+    @property
+    def questions_shared(self) -> bool:
+        """Whether each sample's suffix is prefilled once for its copies (several copies, a suffix of 2+ tokens)."""
+        return self.copies > 1 and self.input_ids.shape[1] - self.prefix_ids.shape[1] > 1
+
+    def _tensors(self, change) -> PrefixPlan:
+        return replace(self, **{f.name: change(getattr(self, f.name)) for f in fields(self)
+                                if isinstance(getattr(self, f.name), torch.Tensor)})
+
     def pin(self) -> PrefixPlan:
-        return PrefixPlan(self.prefix_ids.pin_memory(), self.prefix_mask.pin_memory(), self.group_samples,
-                          self.input_ids.pin_memory(), self.attention_mask.pin_memory(), self.group_of_row.pin_memory())
+        return self._tensors(lambda t: t.pin_memory())
 
     def to(self, device: Any) -> PrefixPlan:
-        def move(t: torch.Tensor) -> torch.Tensor:
-            return t.to(device, non_blocking=True)
-
-        return PrefixPlan(move(self.prefix_ids), move(self.prefix_mask), self.group_samples,
-                          move(self.input_ids), move(self.attention_mask), move(self.group_of_row))
+        return self._tensors(lambda t: t.to(device, non_blocking=True))
 
 
 def split_prompt(ids: Sequence[int], image_token_id: int) -> int:
@@ -137,7 +149,7 @@ def plan_prefixes(prompts: Sequence[Sequence[int]], image_keys: Sequence[tuple],
             attention_mask[row, :width] = prefix_mask[g]
             input_ids[row, width + suffix_width - len(suffix):] = suffix
             attention_mask[row, width + suffix_width - len(suffix):] = 1
-    return PrefixPlan(prefix_ids, prefix_mask, group_samples, input_ids, attention_mask, group_of_row)
+    return PrefixPlan(prefix_ids, prefix_mask, group_samples, input_ids, attention_mask, group_of_row, copies)
 
 
 def positions(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -145,28 +157,54 @@ def positions(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
-def static_length(tokens: int) -> int:
-    """``tokens`` rounded up to ``STATIC_LENGTH_STEP``: the length of a static cache that holds them."""
-    return -(-tokens // STATIC_LENGTH_STEP) * STATIC_LENGTH_STEP
+def static_length(tokens: int, compiled: bool) -> int:
+    """The length of a static cache that holds ``tokens``: rounded up to ``COMPILED_LENGTH_STEP`` for compiled
+    decoding, else to ``PREALLOCATED_LENGTH_STEP``."""
+    step = COMPILED_LENGTH_STEP if compiled else PREALLOCATED_LENGTH_STEP
+    return -(-tokens // step) * step
 
 
-def new_cache(model: Any, static_tokens: int | None = None):
-    """An empty ``DynamicCache``, or a ``StaticCache`` for ``static_tokens`` tokens (``static_length``)."""
+def new_cache(model: Any, static_length: int | None = None):
+    """An empty ``DynamicCache``, or a ``StaticCache`` of ``static_length`` positions."""
     from transformers import DynamicCache, StaticCache
 
-    if static_tokens is None:
+    if static_length is None:
         return DynamicCache(config=model.config)
-    return StaticCache(config=model.config, max_cache_len=static_length(static_tokens))
+    return StaticCache(config=model.config, max_cache_len=static_length)
+
+
+def prefilled_cache(model: Any, plan: PrefixPlan, image_inputs: dict, target: Any) -> Any:
+    """``target`` (an empty cache) filled with every row's prompt but what ``generate`` still runs: the groups'
+    prefixes prefilled once and, when ``plan.questions_shared``, each sample's suffix but its last token once."""
+    cache = prefill_prefixes(model, plan, image_inputs)
+    if not plan.questions_shared:
+        return copy_rows(cache, plan.group_of_row, target)
+    cache = prefill_questions(model, plan, copy_rows(cache, plan.group_of_row[:: plan.copies], new_cache(model)))
+    return copy_rows(cache, torch.arange(plan.rows, device=plan.input_ids.device) // plan.copies, target)
 
 
 def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
     """One forward pass over every group's prefix (with its images); returns the cache (G rows)."""
+    return _forward(model, plan.prefix_ids, plan.prefix_mask, positions(plan.prefix_mask), new_cache(model),
+                    image_inputs)
+
+
+def prefill_questions(model: Any, plan: PrefixPlan, cache: Any) -> Any:
+    """One forward pass over each sample's suffix but its last token, continuing ``cache`` (one row per sample,
+    holding its prefix); returns the cache."""
+    width = plan.prefix_ids.shape[1]
+    mask = plan.attention_mask[:: plan.copies, :-1]
+    return _forward(model, plan.input_ids[:: plan.copies, width:-1], mask, positions(mask)[:, width:], cache, {})
+
+
+def _forward(model: Any, input_ids, attention_mask, position_ids, cache: Any, extra: dict) -> Any:
+    """``cache`` after one forward pass of ``input_ids`` (``attention_mask`` covers the cached tokens and the
+    input), computing the logits of the last position only."""
     keyword, keeps_logits = _forward_parameters(type(model))
-    kwargs: dict = {keyword: new_cache(model), "use_cache": True}
+    kwargs: dict = {keyword: cache, "use_cache": True}
     if keeps_logits:
         kwargs["logits_to_keep"] = 1
-    outputs = model(input_ids=plan.prefix_ids, attention_mask=plan.prefix_mask,
-                    position_ids=positions(plan.prefix_mask), **image_inputs, **kwargs)
+    outputs = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **extra, **kwargs)
     return outputs[keyword]
 
 

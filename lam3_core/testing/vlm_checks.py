@@ -325,7 +325,8 @@ class VLMPluginChecks:
         gen = GenConfig(max_new_tokens=5, seed=3)
         shared = vlm_class(path=str(vlm_dir), batch_size=24)
         drawn = shared.sample(pope_samples, 3, gen)
-        assert shared.info()["rows_by_path"] == {"prefix_reuse": 24, "prefix_prefills": 4}
+        # 4 prefixes (3 images, 1 text-only), each sample's question prefilled once for its 3 answers
+        assert shared.info()["rows_by_path"] == {"prefix_reuse": 24, "prefix_prefills": 4, "question_prefills": 8}
         assert shared.info()["micro_batches"]["sample"]["answers_per_prompt"] == 3
         for other in (vlm_class(path=str(vlm_dir), prefix_reuse=False), vlm_class(path=str(vlm_dir), batch_size=1)):
             again = other.sample(pope_samples, 3, gen)
@@ -382,11 +383,15 @@ class VLMPluginChecks:
         real_new_cache = lam3_core.kit.vlm_prefix.new_cache
         monkeypatch.setattr(lam3_core.kit.vlm_prefix, "new_cache",
                             lambda model, tokens=None: made.append(tokens) or real_new_cache(model, tokens))
+        from lam3_core.interfaces.records import Sample
+
+        same = [s for s in pope_samples if s.prompt == pope_samples[0].prompt]  # one question on two images
+        same += [Sample(f"{s.id}-again", s.prompt, s.images) for s in same]
         static = vlm_class(path=str(vlm_dir), decode_cache="static", prefix_reuse=False, batch_size=2)
-        expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="dynamic", batch_size=2), pope_samples)
+        expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="dynamic", batch_size=2), same)
         made.clear()
-        self._assert_same(self._greedy(static, pope_samples), expected)
-        assert len(made) == 1 and static.info()["rows_by_path"] == {"plain": 8, "static_decode": 8}
+        self._assert_same(self._greedy(static, same), expected)
+        assert len(made) == 1 and static.info()["rows_by_path"] == {"plain": 4, "static_decode": 4}
 
     def test_auto_decode_cache_stays_dynamic_on_the_cpu_where_compiled_is_refused(self, vlm_class, vlm_dir,
                                                                                   pope_samples):
@@ -398,6 +403,24 @@ class VLMPluginChecks:
         assert auto.info()["decode_cache"] == "auto" and auto.info()["rows_by_path"] == {"plain": 2}
         with pytest.raises(UsageError, match="decode_cache=compiled needs a CUDA GPU"):
             self._greedy(vlm_class(path=str(vlm_dir), decode_cache="compiled"), pope_samples[:1])
+
+    def test_auto_decode_cache_on_a_gpu_compiles_long_answers_and_preallocates_short_ones(self, vlm_class, vlm_dir,
+                                                                                          monkeypatch):
+        import dataclasses
+
+        import torch
+
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        monkeypatch.setattr(vlm_class, "input_device", property(lambda self: torch.device("cuda")))
+        auto = vlm_class(path=str(vlm_dir))
+        short, long = GenConfig(max_new_tokens=8), GenConfig(max_new_tokens=256)
+        assert (auto._decode_cache(short, False), auto._decode_cache(long, False)) == ("static", "compiled")
+        assert auto._decode_cache(long, True) == "dynamic"  # raw traces decode eagerly
+        auto.load_args = dataclasses.replace(auto.load_args, quantization="4bit")
+        assert auto._decode_cache(long, False) == "static"
+        auto.compiled_decode_failure = "RuntimeError: no graphs"
+        assert auto._decode_cache(short, False) == "dynamic"
 
     def test_prefetched_micro_batches_give_the_inline_answers(self, vlm_class, vlm_dir, pope_samples):
         inline = vlm_class(path=str(vlm_dir), batch_size=2, preprocess_workers=0)
