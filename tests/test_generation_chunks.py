@@ -59,3 +59,59 @@ def test_the_defaults_apply_only_when_batch_size_is_not_given():
     assert RunConfig().records_per_call() == RECORDS_PER_CALL and RunConfig(batch_size=3).records_per_call() == 3
     assert RunConfig().samples_per_attack_call() == SAMPLES_PER_ATTACK_CALL
     assert RunConfig(batch_size=3).samples_per_attack_call() == 3
+
+
+class StoppingJudge(CountingJudge):
+    """Stops the run (a user-caused error) on its third chunk."""
+
+    def score(self, items):
+        if len(self.batches) == 2:
+            from lam3_core import UsageError
+
+            raise UsageError("the scoring service revoked the key", "Renew the key.")
+        return super().score(items)
+
+
+def test_chunks_scored_before_a_judge_stops_the_run_are_written_to_the_verdicts_and_the_cache(lam3_run, tmp_path):
+    import sqlite3
+
+    judge = StoppingJudge()
+    plugin = plugin_providing(judges={"stopping": lambda: judge},
+                              datasets={"many": lambda: [Sample(f"s{i:03d}", f"question {i}") for i in range(N)]})
+    result = lam3_run("eval", "--model", "echo", "--judge", "stopping", "--dataset", "many", "--batch-size", "64",
+                      plugins=[("stopping", plugin)])
+    assert result.exit_code != 0 and "revoked the key" in result.output
+    assert judge.batches == [64, 64] and len(result.verdicts) == 128
+    with sqlite3.connect(tmp_path / "cache" / "judge-cache.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 128
+
+
+def test_the_next_chunk_is_looked_up_in_the_cache_while_the_judge_scores(lam3_run, monkeypatch):
+    import threading
+    import time
+
+    from lam3_core.run.judgecache import JudgeCache
+
+    events: list[tuple[str, str]] = []
+    real_get_many = JudgeCache.get_many
+
+    def get_many(self, keys):
+        events.append(("lookup", threading.current_thread().name))
+        return real_get_many(self, keys)
+
+    class SlowJudge(CountingJudge):
+        def score(self, items):
+            events.append(("score starts", threading.current_thread().name))
+            time.sleep(0.2)  # long enough for the other thread's lookup
+            events.append(("score ends", threading.current_thread().name))
+            return super().score(items)
+
+    monkeypatch.setattr(JudgeCache, "get_many", get_many)
+    plugin = plugin_providing(judges={"slow": SlowJudge},
+                              datasets={"few": lambda: [Sample(f"s{i}", f"question {i}") for i in range(4)]})
+    result = lam3_run("eval", "--model", "echo", "--judge", "slow", "--dataset", "few", "--batch-size", "2",
+                      plugins=[("slow", plugin)])
+    assert result.exit_code == 0, result.output
+    kinds = [kind for kind, _ in events]
+    assert kinds[:4] == ["lookup", "score starts", "lookup", "score ends"]  # chunk 2 looked up during chunk 1
+    assert all(thread != threading.main_thread().name for kind, thread in events if kind == "lookup")

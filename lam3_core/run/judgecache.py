@@ -30,7 +30,8 @@ def default_cache_path() -> Path:
 class JudgeCache:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30)
+        # the judging stage reads and writes it from its bookkeeping thread
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS scores (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self._db.commit()
 

@@ -10,6 +10,7 @@ cached.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,15 +96,39 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
             judge: Judge = prepared.instance
             stamp = _Stamp(name, judge.version, prepared.identity_hash, str(judge.measures),
                            float(cfg.thresholds.get(name, judge.threshold)), role)
+            step = cfg.records_per_call()
             with Progress(len(todo), f"judge {name}", cfg.quiet) as progress:
-                for start in range(0, len(todo), cfg.records_per_call()):
-                    batch = todo[start : start + cfg.records_per_call()]
-                    scores = _cached_scores(session, prepared, batch, cache)
-                    records = [stamp.verdict(g, s, cached).to_dict() for g, (s, cached) in zip(batch, scores)]
-                    session.written("verdicts", store.append(records))
-                    progress.update(len(batch))
+                _judge_chunks(session, prepared, stamp, [todo[s : s + step] for s in range(0, len(todo), step)],
+                              cache, store, progress)
     finally:
         cache.close()
+
+
+def _judge_chunks(session: RunSession, judge: Prepared, stamp: _Stamp, chunks: list[list[Generation]], cache,
+                  store: JsonlAppender, progress: Progress) -> None:
+    """Score the chunks in order while one bookkeeping thread looks the next chunk up in the cache and writes the
+    last one's scores (cache and verdicts): the judge, usually waiting on a GPU, is not kept waiting by the disk.
+    Every chunk scored is written before this returns or raises."""
+    with ThreadPoolExecutor(1, thread_name_prefix="lam3-judge-books") as books:
+        lookup = books.submit(_look_up, session, judge, chunks[0], cache)
+        written = None
+        for i, batch in enumerate(chunks):
+            found = lookup.result()
+            if i + 1 < len(chunks):
+                lookup = books.submit(_look_up, session, judge, chunks[i + 1], cache)
+            results, fresh = _scored(judge, batch, *found)
+            if written is not None:
+                written.result()
+            written = books.submit(_write, session, store, cache, fresh, stamp, batch, results)
+            progress.update(len(batch))
+        written.result()
+
+
+def _write(session: RunSession, store: JsonlAppender, cache, fresh: dict[str, Score], stamp: _Stamp,
+           batch: list[Generation], results: list[tuple[Score, bool]]) -> None:
+    """A scored chunk into the cache (its fresh scores) and the verdict store."""
+    cache.put_many(fresh)
+    session.written("verdicts", store.append([stamp.verdict(g, *r).to_dict() for g, r in zip(batch, results)]))
 
 
 def _cache_item(judge: Prepared, item: JudgeItem) -> list:
@@ -112,15 +137,19 @@ def _cache_item(judge: Prepared, item: JudgeItem) -> list:
             item.response, [image_digest(p) for p in item.images]]
 
 
-def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation],
-                   cache) -> list[tuple[Score, bool]]:
+def _look_up(session: RunSession, judge: Prepared, batch: list[Generation],
+             cache) -> tuple[list[JudgeItem], list[str], dict[str, Score]]:
+    """The chunk's judge items, their cache keys and the scores the cache holds for them."""
     items = [judge_item(session, g) for g in batch]
-    identity = judge.identity_hash
-    keys = [JudgeCache.key(identity, _cache_item(judge, i)) for i in items]
-    hits = cache.get_many([k for k, g in zip(keys, batch) if not g.error])
+    keys = [JudgeCache.key(judge.identity_hash, _cache_item(judge, i)) for i in items]
+    return items, keys, cache.get_many([k for k, g in zip(keys, batch) if not g.error])
+
+
+def _scored(judge: Prepared, batch: list[Generation], items: list[JudgeItem], keys: list[str],
+            hits: dict[str, Score]) -> tuple[list[tuple[Score, bool]], dict[str, Score]]:
+    """(score, from the cache) of each generation, and the fresh scores by cache key."""
     misses = [i for i, (k, g) in enumerate(zip(keys, batch)) if not g.error and k not in hits]
     fresh = score_items(judge.instance, [items[i] for i in misses], judge.name) if misses else []
-    cache.put_many({keys[i]: s for i, s in zip(misses, fresh)})
     by_index = dict(zip(misses, fresh))
     results = []
     for i, (k, g) in enumerate(zip(keys, batch)):
@@ -130,7 +159,7 @@ def _cached_scores(session: RunSession, judge: Prepared, batch: list[Generation]
             results.append((by_index[i], False))
         else:
             results.append((hits[k], True))
-    return results
+    return results, {keys[i]: s for i, s in zip(misses, fresh)}
 
 
 def score_items(judge: Judge, items: list[JudgeItem], name: str | None = None) -> list[Score]:
