@@ -11,10 +11,11 @@ call would pay a build: LLaVA-1.5-7B decoding 256 tokens from a dynamic cache ra
 samples/s with cuDNN in a fresh process and 3.95 without. Without cuDNN, torch picks flash or
 memory-efficient attention (math where neither applies), which need no per-shape set-up.
 
-Where the shapes stay fixed — decoding from a static KV cache, compiled or not — cuDNN builds
-once and then decodes faster (jailbreak-shaped, compiled: 8.49 samples/s with it against 6.21
-without), so ``cudnn_attention=True`` keeps PyTorch's choice. docs/performance.md, "Attention
-kernels".
+Where the shapes stay fixed for a whole call — compiled decoding from a static KV cache — cuDNN
+builds once and then decodes faster (jailbreak-shaped: 8.49 samples/s with it against 6.21
+without), so ``cudnn_attention=True`` keeps PyTorch's choice. Eager static decoding does not
+qualify: each micro-batch's suffix prefill is a new shape (5.11 samples/s without cuDNN, 4.65
+with). docs/performance.md, "Attention kernels".
 """
 
 from __future__ import annotations
