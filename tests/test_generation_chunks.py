@@ -115,3 +115,24 @@ def test_the_next_chunk_is_looked_up_in_the_cache_while_the_judge_scores(lam3_ru
     kinds = [kind for kind, _ in events]
     assert kinds[:4] == ["lookup", "score starts", "lookup", "score ends"]  # chunk 2 looked up during chunk 1
     assert all(thread != threading.main_thread().name for kind, thread in events if kind == "lookup")
+
+
+def test_plugins_hear_of_written_verdicts_on_the_main_thread(lam3_run):
+    import threading
+
+    class Listener:
+        threads: set = set()
+        verdicts = 0
+
+        @hookimpl
+        def lam3_records_written(self, run, kind, records):
+            if kind == "verdicts":
+                self.threads.add(threading.current_thread().name)
+                self.verdicts += len(records)
+
+    listener = Listener()
+    plugin = plugin_providing(datasets={"few": lambda: [Sample(f"s{i}", f"question {i}") for i in range(5)]})
+    result = lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", "few", "--batch-size", "2",
+                      plugins=[("few", plugin), ("listener", listener)])
+    assert result.exit_code == 0, result.output
+    assert listener.threads == {threading.main_thread().name} and listener.verdicts == 5

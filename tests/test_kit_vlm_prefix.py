@@ -84,6 +84,8 @@ def test_kv_cache_and_row_bytes_of_llava_7b():
     assert row_bytes(Llama7B, 2, 620, 4, traced=False) == int(1.25 * (kv + prefill + 32064 * 4))
     traced_long = row_bytes(Llama7B, 2, 620, 256, traced=True)
     assert traced_long > row_bytes(Llama7B, 2, 620, 256, traced=False) + 255 * 32064 * 4
+    preallocated = row_bytes(Llama7B, 2, 620, 4, traced=False, cache_tokens=640)  # a static cache's 640 positions
+    assert preallocated == int(1.25 * (512 * 1024 * 640 + prefill + 32064 * 4))
 
 
 def test_rows_fit_free_memory_within_the_upper_bound():

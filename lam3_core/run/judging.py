@@ -108,7 +108,7 @@ def _judge_chunks(session: RunSession, judge: Prepared, stamp: _Stamp, chunks: l
                   store: JsonlAppender, progress: Progress) -> None:
     """Score the chunks in order while one bookkeeping thread looks the next chunk up in the cache and writes the
     last one's scores (cache and verdicts): the judge, usually waiting on a GPU, is not kept waiting by the disk.
-    Every chunk scored is written before this returns or raises."""
+    Every chunk scored is written before this returns or raises; plugins hear of written verdicts on this thread."""
     with ThreadPoolExecutor(1, thread_name_prefix="lam3-judge-books") as books:
         lookup = books.submit(_look_up, session, judge, chunks[0], cache)
         written = None
@@ -118,17 +118,17 @@ def _judge_chunks(session: RunSession, judge: Prepared, stamp: _Stamp, chunks: l
                 lookup = books.submit(_look_up, session, judge, chunks[i + 1], cache)
             results, fresh = _scored(judge, batch, *found)
             if written is not None:
-                written.result()
-            written = books.submit(_write, session, store, cache, fresh, stamp, batch, results)
+                session.written("verdicts", written.result())
+            written = books.submit(_write, store, cache, fresh, stamp, batch, results)
             progress.update(len(batch))
-        written.result()
+        session.written("verdicts", written.result())
 
 
-def _write(session: RunSession, store: JsonlAppender, cache, fresh: dict[str, Score], stamp: _Stamp,
-           batch: list[Generation], results: list[tuple[Score, bool]]) -> None:
-    """A scored chunk into the cache (its fresh scores) and the verdict store."""
+def _write(store: JsonlAppender, cache, fresh: dict[str, Score], stamp: _Stamp, batch: list[Generation],
+           results: list[tuple[Score, bool]]) -> list[dict]:
+    """A scored chunk into the cache (its fresh scores) and the verdict store; returns the verdicts written."""
     cache.put_many(fresh)
-    session.written("verdicts", store.append([stamp.verdict(g, *r).to_dict() for g, r in zip(batch, results)]))
+    return store.append([stamp.verdict(g, *r).to_dict() for g, r in zip(batch, results)])
 
 
 def _cache_item(judge: Prepared, item: JudgeItem) -> list:
