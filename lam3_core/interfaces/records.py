@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A record class's field names, looked up once (``fields`` is slow, and records are written by the thousand)."""
+    return tuple(f.name for f in fields(cls))
 
 
 def _shallow(record) -> dict:
     """A record's fields as a dict without ``asdict``'s deep copy (records are written at once, not kept)."""
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    return {name: getattr(record, name) for name in _field_names(type(record))}
 
 
 def _from_dict(cls, data: dict):
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -10,6 +10,7 @@ attack returns in memory are written as lossless PNG next to the samples file.
 from __future__ import annotations
 
 import io
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -123,4 +124,4 @@ def check_attack_arguments(rundir: RunDir, attack: Prepared, records: list[dict]
 
 def resolve_images(rundir: RunDir, images: list[str]) -> list[str]:
     """Absolute paths of a record's images (an attack's images are stored relative to the run directory)."""
-    return [p if Path(p).is_absolute() else str(rundir.path / p) for p in images]
+    return [p if os.path.isabs(p) else str(rundir.path / p) for p in images]

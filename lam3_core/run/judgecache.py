@@ -21,6 +21,10 @@ from pathlib import Path
 from lam3_core.interfaces.records import Score
 from lam3_core.kit.cachedir import cache_dir
 
+_ENCODER = json.JSONEncoder(default=str)
+"""Keys and values are encoded by the thousand per chunk: one encoder (``json.dumps`` with options builds one per
+call)."""
+
 
 def default_cache_path() -> Path:
     """``$LAM3_CACHE_DIR/judge-cache.sqlite``, else ``~/.cache/lam3/judge-cache.sqlite``."""
@@ -38,7 +42,7 @@ class JudgeCache:
     @staticmethod
     def key(identity: str, item: list) -> str:
         """The key of one judge identity (a hash) scoring one item (its JSON-able content)."""
-        return hashlib.sha256(json.dumps([identity, item], default=str).encode()).hexdigest()
+        return hashlib.sha256(_ENCODER.encode([identity, item]).encode()).hexdigest()
 
     def get_many(self, keys: list[str]) -> dict[str, Score]:
         found: dict[str, Score] = {}
@@ -51,7 +55,7 @@ class JudgeCache:
 
     def put_many(self, entries: dict[str, Score]) -> None:
         rows = [
-            (k, json.dumps(s.__dict__, default=str))
+            (k, _ENCODER.encode(s.__dict__))
             for k, s in entries.items()
             if s.error is None and s.score is not None
         ]

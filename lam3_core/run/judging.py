@@ -141,7 +141,8 @@ def _look_up(session: RunSession, judge: Prepared, batch: list[Generation],
              cache) -> tuple[list[JudgeItem], list[str], dict[str, Score]]:
     """The chunk's judge items, their cache keys and the scores the cache holds for them."""
     items = [judge_item(session, g) for g in batch]
-    keys = [JudgeCache.key(judge.identity_hash, _cache_item(judge, i)) for i in items]
+    identity = judge.identity_hash
+    keys = [JudgeCache.key(identity, _cache_item(judge, i)) for i in items]
     return items, keys, cache.get_many([k for k, g in zip(keys, batch) if not g.error])
 
 

@@ -96,10 +96,6 @@ class JsonlAppender:
         return fresh
 
 
-def _line(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False, default=_json_default) + "\n"
-
-
 def _json_default(value):
     if hasattr(value, "item"):
         return value.item()
@@ -108,6 +104,14 @@ def _json_default(value):
     if isinstance(value, (set, tuple)):
         return list(value)
     return str(value)
+
+
+_RECORD_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+"""One encoder for every line (``json.dumps`` with options builds a new one per call)."""
+
+
+def _line(record: dict) -> str:
+    return _RECORD_ENCODER.encode(record) + "\n"
 
 
 def write_json_atomic(path: Path, data) -> None:
