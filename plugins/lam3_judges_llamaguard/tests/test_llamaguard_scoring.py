@@ -66,6 +66,21 @@ def test_batched_scores_equal_one_by_one(version, guard2_dir, guard3_dir):
     assert len({round(s.score, 6) for s in batched}) > 1  # the scores depend on the text
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_batch_is_tokenized_in_one_call_into_the_ids_of_one_by_one(version, guard2_dir, guard3_dir, monkeypatch):
+    judge = LlamaGuardJudge(version=version, path=str(guard2_dir if version == 2 else guard3_dir), threshold=1.0)
+    judge._ensure_loaded()
+    alone = [judge._prepare(item).ids for item in ITEMS]
+    calls = []
+    tokenizer = type(judge._tok)
+    real_call = tokenizer.__call__
+    monkeypatch.setattr(tokenizer, "__call__",
+                        lambda self, text, **kw: calls.append(len(text)) or real_call(self, text, **kw))
+    monkeypatch.setattr(tokenizer, "encode", lambda *a, **kw: pytest.fail("an item was tokenized on its own"))
+    assert [judge._prepare(item, ids).ids for item, ids in zip(ITEMS, judge._encoded_texts(ITEMS))] == alone
+    assert calls == [len(ITEMS)]
+
+
 def test_categories_are_generated_only_for_flagged_items(guard2_dir):
     scores = [s.score for s in LlamaGuardJudge(path=str(guard2_dir), threshold=1.0).score(ITEMS)]
     threshold = sorted(scores)[len(scores) // 2]
