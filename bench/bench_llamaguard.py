@@ -25,9 +25,10 @@ each after a warm-up run that loads the weights (once per process) and the kerne
 * ``lam3 judge`` at threshold 0.5 on ``--n-categories`` items, cache on and off: flagged items
   also generate their verdict (up to 24 greedy tokens, continued from the scoring pass).
 
-Printed and written to ``bench_llamaguard.json``: the GPU, responses/s, the ratios, and the
+Printed and written to ``bench_llamaguard.json``: the GPU, responses/s, the ratios, the
 agreement of the scores (largest |difference| and the share of identical flags at 0.5) and of
-the generated verdicts.
+the generated verdicts, and where the cached run's judging stage goes (one more, instrumented
+run: ``phase_timers.py``).
 
     pip install -c constraints.txt -e . -e plugins/lam3_judges_llamaguard   # lam3 finds the judge by its entry point
     HF_HUB_OFFLINE=1 python bench/bench_llamaguard.py --out "$OUT"
@@ -59,8 +60,10 @@ from judging_path import (
 from lam3_judges_llamaguard.judge import LlamaGuardJudge
 from lam3_judges_llamaguard.prompt_format import FORMATS
 from lam3_judges_llamaguard.testing import LLAMA_GUARD_2_TEMPLATE
+from phase_timers import PhaseTimers, print_phases
 
 from lam3_core.contract.manager import load_plugins
+from lam3_core.kit.causal_scoring import CausalScorer
 from lam3_core.testing.tinymodels import build_bpe_tokenizer
 
 LLAMA_3_8B = {"vocab_size": 128256, "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
@@ -192,6 +195,14 @@ def run(args) -> dict:
         runs[name] = {"seconds": seconds, "n": len(rows), "rps": len(rows) / seconds}
         say(f"  {name}: {runs[name]['rps']:.2f} responses/s")
 
+    with PhaseTimers() as timers:  # where the cached path's time goes: one more, instrumented run
+        timers.wrap(LlamaGuardJudge, "_encoded_texts", "prompt tokenization (one call per chunk)")
+        timers.wrap(LlamaGuardJudge, "_prepare", "prompt preparation (rendering, template check)")
+        timers.wrap(CausalScorer, "_forward", "scoring forward passes (padding, mask, model)")
+        timers.wrap(CausalScorer, "_expanded_prefix_cache", "shared-prefix cache copied to the rows", inner=True)
+        seconds, _ = lam3_judge(generations, tmp / "phases", "llamaguard", base, args.batch)
+    phases = timers.report(seconds["stage_s"])
+
     say(f"with categories: threshold 0.5 on {args.n_categories} responses ...")
     subset = write_generations(items[: args.n_categories], tmp / "categories.jsonl")
     cat_cached = through_lam3("lam3_categories_prefix_cache", subset, {"threshold": 0.5})
@@ -205,7 +216,7 @@ def run(args) -> dict:
         "build_and_save_s": build_s, "first_load_and_warmup_s": load_s, "n": args.n, "batch_size": args.batch,
         "response_tokens": args.response_tokens, "prompt_tokens_mean": statistics.mean(len(r) for r in rows),
         "prompt_tokens_max": max(len(r) for r in rows), "shared_prefix_tokens": prefix_tokens,
-        "steering": steering, "runs": runs,
+        "steering": steering, "runs": runs, "phases_lam3_prefix_cache": phases,
         "ratios": {"lam3_prefix_cache_vs_hand_written": runs["lam3_prefix_cache"]["rps"] / hand,
                    "lam3_prefix_cache_vs_hand_written_second_pass":
                        runs["lam3_prefix_cache"]["rps"] / runs["hand_written_loop_second_pass"]["rps"],
@@ -261,6 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{agree['lam3_prefix_cache_vs_hand_written']['same_flag_share']:.3f} (plain vs hand-written, rounding "
         f"alone: {agree['lam3_plain_vs_hand_written']['max_abs_diff']:.2e}); flagged with categories "
         f"{agree['categories_flagged_share']:.2f}, same generated verdicts {agree['categories_same_generation_share']}")
+    print_phases(say, "where lam3_prefix_cache's judging stage goes", result["phases_lam3_prefix_cache"])
     write_json(result, args.out, "bench_llamaguard.json")
     return result
 

@@ -9,8 +9,9 @@ each path is timed). Runs, on the same inputs and weights:
 * the hand-written loop at the rows per micro-batch lam3 chose, and at 64.
 
 Prints the GPU, samples/s of each, the ratios lam3 / hand loop at the same batch size and lam3 /
-the 150 samples/s target, the agreement of the greedy answers, and the hand loop's phases at 64
-(preprocessing, prefill, one decoding step); writes ``bench_pope_<size>.json``.
+the 150 samples/s target, the agreement of the greedy answers, where lam3's time goes (one more,
+instrumented run: ``phase_timers.py``) and the hand loop's phases at 64 (preprocessing, prefill,
+one decoding step); writes ``bench_pope_<size>.json``.
 
     PYTHONPATH=.:bench:plugins/lam3_models_llava HF_HUB_OFFLINE=1 python bench/bench_pope.py --out "$OUT"
 
@@ -26,6 +27,7 @@ from vlm_bench import (
     OBJECTS,
     POPE_INSTRUCTION,
     agreement,
+    lam3_phases,
     phases,
     run_lam3,
     runner,
@@ -91,6 +93,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
         },
         "agreement": {f"lam3 defaults vs hand loop at batch {batch}": agreement(lam3.records, same["answers"]),
                       "lam3 prefix_reuse=false vs hand loop": agreement(no_reuse.records, same["answers"])},
+        "phases_lam3": lam3_phases(model, dataset, workdir, gen),
         "phases_hand_loop": phases(model, samples, other, decode_steps=8),
         "target": f">= {TARGET:g} samples/s through lam3 generate",
     }

@@ -14,7 +14,8 @@ path is timed). Runs, on the same inputs and weights:
   ``generate`` and then the sampled one, per batch).
 
 Prints the GPU, prompts/s of each, the ratios (lam3 / hand loop doing the same work, lam3 / the 30
-prompts/s target) and the agreement of the greedy answers; writes ``bench_sampling_<size>.json``.
+prompts/s target), the agreement of the greedy answers and where lam3's time goes (one more, instrumented
+run: ``phase_timers.py``); writes ``bench_sampling_<size>.json``.
 
     PYTHONPATH=.:bench:plugins/lam3_models_llava HF_HUB_OFFLINE=1 python bench/bench_sampling.py --out "$OUT"
 
@@ -33,6 +34,7 @@ from bench_pope import pope_rows
 from vlm_bench import (
     agreement,
     hand_loop,
+    lam3_phases,
     run_lam3,
     runner,
     samples_of,
@@ -124,6 +126,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
             f"lam3 --samples {k} / target {TARGET:g} prompts/s": round(n / lam3.seconds / TARGET, 2),
         },
         "agreement": {"lam3 greedy answers vs hand loop": agreement(lam3.records, greedy_answers)},
+        "phases_lam3": lam3_phases(model, dataset, workdir, gen, samples=k),
         "target": f">= {TARGET:g} prompts/s with {k} sampled answers each through lam3 generate",
     }
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bench_models import free_memory, llava_setup, save_random_checkpoint
+from phase_timers import PhaseTimers, print_phases
 
 from lam3_core import RunConfig, Sample
 from lam3_core.contract.manager import load_plugins
@@ -208,6 +209,28 @@ def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples
                    meta["model"]["info"], peak)
 
 
+def lam3_phases(model, dataset: Path, workdir: Path, gen: dict, samples: int = 0) -> dict:
+    """One more ``run_lam3`` call (after the timed ones, at the same shapes) with lam3's generation phases timed
+    (``phase_timers``): waiting for a micro-batch's preparation, the image-prefix prefill, the question prefill,
+    the prefix-cache copies, and inside ``generate`` the prompt (suffix) prefill and the decoding steps."""
+    import lam3_core.kit.vlm_prefix as prefix
+    from lam3_core.kit.prefetch import Prefetcher
+
+    def forward_phase(*args, **kwargs) -> str:
+        ids = kwargs.get("input_ids")
+        one = ids is not None and ids.shape[1] == 1
+        return "generate: decoding steps" if one else "generate: prompt prefill (the suffix, with prefix reuse)"
+
+    with PhaseTimers() as timers:
+        timers.wrap(Prefetcher, "take", "waiting for a micro-batch's preparation (CPU)")
+        timers.wrap(prefix, "prefill_prefixes", "image-prefix prefill (vision tower and prefix)")
+        timers.wrap(prefix, "prefill_questions", "question prefill shared by the K answers")
+        timers.wrap(prefix, "copy_rows", "prefix-cache copies to the rows", inner=True)
+        timers.wrap(model.model, "forward", forward_phase)
+        run = run_lam3(model, dataset, workdir, "lam3 phases", gen, samples=samples, warm_up=False)
+    return timers.report(run.seconds)
+
+
 def hand_loop(model, samples: Sequence[Sample], batch: int, new_tokens: int, k: int = 1,
               trace: bool = False) -> tuple[float, dict[str, list[str]], float | None]:
     """The hand-written baseline: processor + ``model.generate`` per batch of ``batch`` prompts, the plugin's
@@ -335,6 +358,8 @@ def report(name: str, size: str, env: dict, result: dict, out: Path) -> dict:
         say(f"  ratio {key}: {value}")
     for key, value in result.get("agreement", {}).items():
         say(f"  agreement {key}: {value['identical']}/{value['of']} ({value['rate']:.2%})")
+    if "phases_lam3" in result:
+        print_phases(say, "where lam3's time goes", result["phases_lam3"])
     if "target" in result:
         say(f"  target: {result['target']}")
     say(f"  written: {path}")

@@ -48,8 +48,16 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
     assert set(pope["phases_hand_loop"]) == {"batch", "prompt_tokens", "preprocessing_s", "prefill_s",
                                              "decode_step_ms"}
     assert sampling["runs"][0]["micro_batches"]["generate_with_samples"]["answers_per_prompt"] == 6
+    for result, shared_question in ((pope, False), (sampling, True)):  # where lam3's time goes, one instrumented run
+        timed = result["phases_lam3"]
+        assert {"image-prefix prefill (vision tower and prefix)", "prefix-cache copies to the rows",
+                "generate: decoding steps", "waiting for a micro-batch's preparation (CPU)"} <= set(timed["phases"])
+        assert ("question prefill shared by the K answers" in timed["phases"]) == shared_question
+        covered = sum(phase["seconds"] for phase in timed["phases"].values())
+        assert 0 < covered <= timed["instrumented_total_s"] and timed["rest_s"] >= 0
     printed = capsys.readouterr().out
     assert "summary on " in printed and "lam3 defaults / target 150 samples/s" in printed
+    assert "where lam3's time goes (one instrumented run" in printed
 
 
 @pytest.mark.parametrize("script,options", [
@@ -67,3 +75,30 @@ def test_each_workload_script_runs_on_its_own(bench, tmp_path, capsys, script, o
     assert result["ratios"] and all(value > 0 for value in result["ratios"].values())
     printed = capsys.readouterr().out
     assert f"== {script} on " in printed and "ratio " in printed and "agreement " in printed
+
+
+def test_phase_timers_count_nested_calls_once_and_put_everything_back():
+    from phase_timers import PhaseTimers
+
+    class Work:
+        def outer(self):
+            return self.inner() + self.counted()
+
+        def inner(self):
+            return 1
+
+        def counted(self):
+            return 2
+
+    work = Work()
+    with PhaseTimers() as timers:
+        timers.wrap(Work, "outer", "outer")
+        timers.wrap(Work, "inner", "inner, inside outer: part of it")
+        timers.wrap(Work, "counted", lambda self: "counted on its own", inner=True)
+        timers.wrap(work, "inner", "an object's own")  # an instance attribute over the class's wrapped method
+        assert work.outer() == 3 and work.inner() == 1
+    report = timers.report(total_seconds=10.0)
+    assert {name: p["calls"] for name, p in report["phases"].items()} == {
+        "outer": 1, "counted on its own": 1, "an object's own": 1}
+    assert report["rest_s"] == pytest.approx(10.0 - sum(p["seconds"] for p in report["phases"].values()), abs=1e-3)
+    assert "inner" not in vars(work) and Work.inner.__name__ == "inner" and Work.outer.__name__ == "outer"

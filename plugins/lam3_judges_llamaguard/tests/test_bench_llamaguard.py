@@ -23,3 +23,8 @@ def test_the_llamaguard_benchmark_runs_tiny_on_the_cpu(tmp_path, capsys, bench_s
     printed = capsys.readouterr().out
     assert "| lam3_prefix_cache |" in printed and "| hand_written_loop | " in printed
     assert "prefix cache vs plain" in printed
+    timed = result["phases_lam3_prefix_cache"]
+    assert {name: phase["calls"] for name, phase in timed["phases"].items()} == {
+        "prompt tokenization (one call per chunk)": 2, "prompt preparation (rendering, template check)": 6,
+        "scoring forward passes (padding, mask, model)": 2, "shared-prefix cache copied to the rows": 2}
+    assert timed["rest_s"] >= 0 and "where lam3_prefix_cache's judging stage goes" in printed
