@@ -22,6 +22,9 @@ each after a warm-up run that loads the weights (once per process) and the kerne
   PyTorch's default attention kernels; its first pass over the items (as a user runs it: cuDNN's
   attention builds a graph for each width it meets, ``lam3_core/kit/inference.py``) and a second
   pass on the same widths;
+* the floor: per batch, the shared-prefix cache copied to the rows and the model's own forward pass on
+  the mean suffix length (random ids, no padding, no mask, no preparation): what the judge's scoring
+  pass cannot beat;
 * ``lam3 judge`` at threshold 0.5 on ``--n-categories`` items, cache on and off: flagged items
   also generate their verdict (up to 24 greedy tokens, continued from the scoring pass).
 
@@ -146,6 +149,24 @@ def hand_written(model, rows: list[list[int]], batch: int, pad_id: int, unsafe_i
     return out
 
 
+def forward_floor(judge, rows: list[list[int]], batch: int) -> dict:
+    """What the scoring pass cannot beat: per batch, the shared-prefix cache copied to ``batch`` rows and the model's
+    own forward on the mean suffix length of ``rows`` (random ids), with no padding, mask or preparation."""
+    scorer = judge._scorer
+    prefix = scorer.prefixes[0]
+    suffix = round(statistics.mean(len(r) for r in rows)) - len(prefix)
+    ids = torch.randint(100, len(judge._tok), (batch, suffix), device=judge._model.device)
+
+    def once() -> None:
+        with torch.inference_mode():
+            judge._model(input_ids=ids, past_key_values=scorer._expanded_prefix_cache(prefix, batch), use_cache=True,
+                         logits_to_keep=1)
+
+    once()
+    seconds = statistics.median(timed(once)[0] for _ in range(3))
+    return {"batch": batch, "suffix_tokens": suffix, "seconds_per_batch": seconds, "n": batch, "rps": batch / seconds}
+
+
 def _scores(verdicts: list[dict]) -> list[float | None]:
     return [v["score"] for v in verdicts]
 
@@ -190,6 +211,8 @@ def run(args) -> dict:
     runs["judge_score_prefix_cache"] = {"seconds": seconds, "n": len(items), "rps": len(items) / seconds}
     hand_written(judge._model, rows[: args.batch], args.batch, judge._pad_id, judge._unsafe_id)  # warm-up
     say(f"  judge_score_prefix_cache: {runs['judge_score_prefix_cache']['rps']:.2f} responses/s")
+    runs["model_forward_floor"] = forward_floor(judge, rows, args.batch)
+    say(f"  model_forward_floor: {runs['model_forward_floor']['rps']:.2f} responses/s")
     for name in ("hand_written_loop", "hand_written_loop_second_pass"):  # the first pass meets most widths anew
         seconds, loop = timed(hand_written, judge._model, rows, args.batch, judge._pad_id, judge._unsafe_id)
         runs[name] = {"seconds": seconds, "n": len(rows), "rps": len(rows) / seconds}
@@ -221,7 +244,9 @@ def run(args) -> dict:
                    "lam3_prefix_cache_vs_hand_written_second_pass":
                        runs["lam3_prefix_cache"]["rps"] / runs["hand_written_loop_second_pass"]["rps"],
                    "lam3_plain_vs_hand_written": runs["lam3_plain"]["rps"] / hand,
-                   "lam3_prefix_cache_vs_lam3_plain": runs["lam3_prefix_cache"]["rps"] / runs["lam3_plain"]["rps"]},
+                   "lam3_prefix_cache_vs_lam3_plain": runs["lam3_prefix_cache"]["rps"] / runs["lam3_plain"]["rps"],
+                   "lam3_prefix_cache_vs_model_forward_floor":
+                       runs["lam3_prefix_cache"]["rps"] / runs["model_forward_floor"]["rps"]},
         "agreement": {
             "lam3_prefix_cache_vs_lam3_plain": agreement(_scores(cached), _scores(plain)),
             "lam3_prefix_cache_vs_hand_written": agreement(_scores(cached), loop),
@@ -261,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
     say("| path | responses/s | vs hand-written |")
     say("|---|---|---|")
     for name in ("lam3_prefix_cache", "lam3_plain", "judge_score_prefix_cache", "hand_written_loop",
-                 "hand_written_loop_second_pass"):
+                 "hand_written_loop_second_pass", "model_forward_floor"):
         say(f"| {name} | {runs[name]['rps']:.2f} | {runs[name]['rps'] / runs['hand_written_loop']['rps']:.2f} |")
     for name in ("lam3_categories_prefix_cache", "lam3_categories_plain"):
         say(f"| {name} (threshold 0.5, {runs[name]['n']} responses) | {runs[name]['rps']:.2f} | – |")

@@ -20,6 +20,9 @@ from typing import Any
 
 import torch
 
+EACH_UP_TO = 8
+"""A phase of at most this many calls reports each call's time too (which micro-batch waited)."""
+
 
 def _synced() -> float:
     if torch.cuda.is_available():
@@ -33,6 +36,7 @@ class PhaseTimers:
     def __init__(self):
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: Counter = Counter()
+        self.each: dict[str, list[float]] = defaultdict(list)
         self._open: list[float] = []  # per phase being timed: the time of the inner phases inside it
         self._undo: list[Callable[[], None]] = []
 
@@ -53,8 +57,10 @@ class PhaseTimers:
                 return original(*args, **kwargs)
             finally:
                 elapsed = _synced() - start
-                self.seconds[name] += elapsed - self._open.pop()
+                own = elapsed - self._open.pop()
+                self.seconds[name] += own
                 self.calls[name] += 1
+                self.each[name].append(own)
                 if self._open:
                     self._open[-1] += elapsed
 
@@ -62,8 +68,11 @@ class PhaseTimers:
         self._undo.append(lambda: setattr(owner, attribute, saved) if saved is not None else delattr(owner, attribute))
 
     def report(self, total_seconds: float) -> dict:
-        """Seconds and calls per phase, the instrumented run's total and the rest no phase covers."""
-        phases = {name: {"seconds": round(s, 4), "calls": self.calls[name]}
+        """Seconds and calls per phase (each call's seconds when there are at most ``EACH_UP_TO``), the instrumented
+        run's total and the rest no phase covers."""
+        phases = {name: {"seconds": round(s, 4), "calls": self.calls[name],
+                         **({"each_s": [round(e, 4) for e in self.each[name]]}
+                            if self.calls[name] <= EACH_UP_TO else {})}
                   for name, s in sorted(self.seconds.items(), key=lambda kv: -kv[1])}
         return {"phases": phases, "instrumented_total_s": round(total_seconds, 4),
                 "rest_s": round(total_seconds - sum(self.seconds.values()), 4)}
@@ -80,5 +89,6 @@ class PhaseTimers:
 def print_phases(say: Callable[[str], None], title: str, report: dict) -> None:
     say(f"  {title} (one instrumented run, {report['instrumented_total_s']:.3f} s):")
     for name, phase in report["phases"].items():
-        say(f"    {name:58} {phase['seconds']:8.3f} s  ({phase['calls']} calls)")
+        each = f": {', '.join(f'{e:.3f}' for e in phase['each_s'])}" if "each_s" in phase else ""
+        say(f"    {name:58} {phase['seconds']:8.3f} s  ({phase['calls']} calls{each})")
     say(f"    {'the rest (pipeline, records, files, threads)':58} {report['rest_s']:8.3f} s")

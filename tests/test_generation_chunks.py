@@ -136,3 +136,30 @@ def test_plugins_hear_of_written_verdicts_on_the_main_thread(lam3_run):
                       plugins=[("few", plugin), ("listener", listener)])
     assert result.exit_code == 0, result.output
     assert listener.threads == {threading.main_thread().name} and listener.verdicts == 5
+
+
+class OrderJudge(FakeJudge):
+    """Records the (request, response) of every item in the order it gets them."""
+
+    def __init__(self, reads_request: bool):
+        super().__init__()
+        self.uses_request = reads_request
+        self.order: list[tuple[str, str]] = []
+
+    def score(self, items):
+        self.order.extend((i.request, i.response) for i in items)
+        return super().score(items)
+
+
+def test_judges_get_the_longest_inputs_first_counting_the_request_when_they_read_it(lam3_run):
+    answers = {"long-request": "short", "long-answer": "a much longer answer", "plain": "mid answer"}
+    samples = [Sample("long-request", "q" * 40), Sample("long-answer", "q"), Sample("plain", "q" * 5)]
+    both, response_only = OrderJudge(reads_request=True), OrderJudge(reads_request=False)
+    plugin = plugin_providing(models={"answers": lambda: FakeModel(answers, default="")},
+                              judges={"both": lambda: both, "response_only": lambda: response_only},
+                              datasets={"three": lambda: samples})
+    result = lam3_run("eval", "--model", "answers", "--judge", "both", "--judge", "response_only", "--dataset",
+                      "three", plugins=[("order", plugin)])
+    assert result.exit_code == 0, result.output
+    assert [response for _, response in both.order] == ["short", "a much longer answer", "mid answer"]
+    assert [response for _, response in response_only.order] == ["a much longer answer", "mid answer", "short"]

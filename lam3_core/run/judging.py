@@ -88,9 +88,10 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
     try:
         for name, prepared in judges.items():
             session.record("judges", name, prepared.meta())
-            # Longest responses first, so every chunk pads little (and an out-of-memory shows at once);
+            # Longest inputs first, so every chunk pads little (and an out-of-memory shows at once);
             # verdicts are keyed by record, so the order they are written in does not matter.
-            todo = sorted((g for g in gens if (g.record_id, name) not in store), key=lambda g: -len(g.response or ""))
+            todo = sorted((g for g in gens if (g.record_id, name) not in store),
+                          key=lambda g, reads=prepared.instance.uses_request: -_input_length(g, reads))
             if not todo:
                 continue
             judge: Judge = prepared.instance
@@ -102,6 +103,13 @@ def judge_records(session: RunSession, judges: dict[str, Prepared], gens: list[G
                               cache, store, progress)
     finally:
         cache.close()
+
+
+def _input_length(g: Generation, reads_request: bool) -> int:
+    """Characters of what the judge reads: the response, and the request and context if it reads them (a Llama
+    Guard prompt holds both: sorting by the response alone left 5.3% of a benchmark's suffix tokens as padding,
+    by both 3.4%)."""
+    return len(g.response or "") + (len(g.request or "") + len(g.context or "") if reads_request else 0)
 
 
 def _judge_chunks(session: RunSession, judge: Prepared, stamp: _Stamp, chunks: list[list[Generation]], cache,
