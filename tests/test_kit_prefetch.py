@@ -74,3 +74,18 @@ def test_after_a_smaller_first_batch_the_full_batches_are_prepared_ahead():
         got = [prefetcher.take(0, 1), prefetcher.take(1, 4), prefetcher.take(5, 4)]
     assert got == [[0], [1, 2, 3, 4], [5, 6, 7, 8]]
     assert (prefetcher.hits, prefetcher.misses) == (2, 1)
+
+
+def test_a_batch_prepared_on_the_spot_is_prepared_before_the_following_ones_start():
+    log: list = []
+    started_before_it: list = []
+
+    def prepare(start: int, size: int):
+        if start == 0:
+            started_before_it.extend(log)
+        log.append(start)
+        return start
+
+    with Prefetcher(prepare, total=6, workers=2) as prefetcher:
+        assert [prefetcher.take(s, 2) for s in (0, 2, 4)] == [0, 2, 4]
+    assert started_before_it == [] and sorted(log) == [0, 2, 4]

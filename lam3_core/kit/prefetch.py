@@ -5,7 +5,9 @@ resizing and normalising them, tokenising. ``Prefetcher`` prepares the batches t
 likely come next (the following items, in batches of the size just used, or of
 ``batch_size`` after a smaller first batch) while the caller runs the current one, so the
 GPU does not wait. Nothing hides the first batch's preparation: a smaller first batch
-shortens that wait. When the guess is wrong (an out-of-memory
+shortens that wait, and a batch prepared on the spot is prepared before the following ones
+are started (preparation that holds the interpreter lock, such as the PIL image processors,
+would otherwise share the CPU with them). When the guess is wrong (an out-of-memory
 back-off changed the batch size) the batch is prepared on the spot and the stale guesses are
 dropped. Threads, not processes: PIL, torchvision and the tokenizers release the GIL for
 their heavy work, and the prepared tensors need no copy between processes. Each worker runs
@@ -63,15 +65,17 @@ class Prefetcher(Generic[T]):
         self.misses = 0
 
     def take(self, start: int, size: int) -> T:
+        following = (start + size, self._batch_size if start == 0 and self._batch_size else size)
         future = self._pending.pop((start, size), None)
-        if future is None:
-            self._drop_pending()
-        self._schedule(start + size, self._batch_size if start == 0 and self._batch_size else size)
         if future is not None:
+            self._schedule(*following)
             self.hits += 1
             return future.result()
+        self._drop_pending()
         self.misses += 1
-        return self._prepare(start, size)
+        prepared = self._prepare(start, size)  # first: the following batches' threads would compete for the CPU
+        self._schedule(*following)
+        return prepared
 
     def _schedule(self, start: int, size: int) -> None:
         if self._pool is None:
