@@ -5,8 +5,7 @@ exactly 4 tokens, LLaVA-1.5-7B's architecture with random bf16 weights (see vlm_
 each path is timed). Runs, on the same inputs and weights:
 
 * lam3 with its defaults (micro-batches from free memory, image-prefix reuse, prefetching);
-* lam3 with equal micro-batches (without the smaller first one short answers get on a GPU), lam3
-  with ``prefix_reuse=false``, and lam3 capped at ``batch_size=64``;
+* lam3 with ``prefix_reuse=false``, and lam3 capped at ``batch_size=64``;
 * the hand-written loop at the rows per micro-batch lam3 chose, and at 64.
 
 Prints the GPU, samples/s of each, the ratios lam3 / hand loop at the same batch size and lam3 /
@@ -23,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from unittest import mock
 
 from vlm_bench import (
     OBJECTS,
@@ -70,8 +68,6 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     lam3 = run_lam3(model, dataset, workdir, "lam3 defaults", gen)
     batch = lam3.info["micro_batches"]["generate"]["prompts_per_micro_batch"]
     say(f"  lam3 defaults: {n / lam3.seconds:.2f} samples/s, micro-batches of {batch}")
-    with mock.patch("lam3_core.kit.hf_vlm.lead_micro_batch", lambda *args: None):
-        equal = run_lam3(model, dataset, workdir, "lam3 without the smaller first micro-batch", gen)
     model.prefix_reuse = False
     no_reuse = run_lam3(model, dataset, workdir, "lam3 prefix_reuse=false", gen, warm_up=False)
     model.prefix_reuse, model.batch_size = True, other
@@ -80,7 +76,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     same = timed_hand_loop(model, samples, batch, new_tokens)
     say(f"  hand loop at {batch}: {n / same['seconds']:.2f} samples/s")
     at_other = same if other == batch else timed_hand_loop(model, samples, other, new_tokens)
-    runs = [lam3.row(n, "samples"), equal.row(n, "samples"), no_reuse.row(n, "samples"), capped.row(n, "samples"),
+    runs = [lam3.row(n, "samples"), no_reuse.row(n, "samples"), capped.row(n, "samples"),
             {"path": f"hand loop, batch {batch}", "samples": n, "seconds": round(same["seconds"], 3),
              "samples_per_s": round(n / same["seconds"], 2), "peak_gib": same["peak_gib"]}]
     if at_other is not same:
@@ -93,7 +89,6 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
             f"lam3 defaults / hand loop at batch {batch}": round(same["seconds"] / lam3.seconds, 2),
             f"lam3 batch_size={other} / hand loop at batch {other}": round(at_other["seconds"] / capped.seconds, 2),
             "lam3 prefix reuse / without": round(no_reuse.seconds / lam3.seconds, 2),
-            "lam3 smaller first micro-batch / equal micro-batches": round(equal.seconds / lam3.seconds, 2),
             f"lam3 defaults / target {TARGET:g} samples/s": round(n / lam3.seconds / TARGET, 2),
         },
         "agreement": {f"lam3 defaults vs hand loop at batch {batch}": agreement(lam3.records, same["answers"]),
