@@ -79,26 +79,6 @@ def test_run_batched_sorts_by_length_keeps_order_and_backs_off():
         run_batched(lambda b: (_ for _ in ()).throw(ValueError("other")), items, 2)
 
 
-def test_run_batched_starts_with_a_smaller_first_batch_unless_it_backed_off():
-    sizes = []
-    assert run_batched(lambda b: sizes.append(len(b)) or b, list(range(10)), 4, first_size=1) == list(range(10))
-    assert sizes == [1, 4, 4, 1]
-
-    sizes.clear()
-
-    def tight(batch):
-        sizes.append(len(batch))
-        if len(batch) > 1:
-            raise FakeOOM("CUDA out of memory")
-        return batch
-
-    backoffs = []
-    assert run_batched(tight, list(range(4)), 4, backoffs=backoffs, first_size=2) == list(range(4))
-    assert sizes == [2, 1, 1, 1, 1] and backoffs == [{"from": 2, "to": 1}]  # the back-off holds for the rest
-    with pytest.raises(ValueError, match="batch sizes must be >= 1"):
-        run_batched(lambda b: b, [1], 4, first_size=0)
-
-
 def test_store_skips_known_keys_and_repairs_a_torn_tail(tmp_path):
     path = tmp_path / "x.jsonl"
     store = JsonlAppender(path, key=lambda r: r["id"])

@@ -68,14 +68,6 @@ def test_workers_run_torch_on_one_thread_and_leave_the_main_threads_count():
     assert torch.get_num_threads() == before
 
 
-def test_after_a_smaller_first_batch_the_full_batches_are_prepared_ahead():
-    log: list = []
-    with Prefetcher(_recording(log), total=9, workers=2, batch_size=4) as prefetcher:
-        got = [prefetcher.take(0, 1), prefetcher.take(1, 4), prefetcher.take(5, 4)]
-    assert got == [[0], [1, 2, 3, 4], [5, 6, 7, 8]]
-    assert (prefetcher.hits, prefetcher.misses) == (2, 1)
-
-
 def test_a_batch_prepared_on_the_spot_is_prepared_before_the_following_ones_start():
     log: list = []
     started_before_it: list = []

@@ -7,15 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lam3_core.kit.micro_batches import (
-    CPU_ROWS,
-    MAX_ROWS,
-    equal_micro_batches,
-    kv_bytes_per_token,
-    lead_micro_batch,
-    row_bytes,
-    rows_that_fit,
-)
+from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, kv_bytes_per_token, row_bytes, rows_that_fit
 from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
 from lam3_core.kit.vlm_prefix import plan_prefixes, positions, split_prompt
 
@@ -105,16 +97,6 @@ def test_rows_fit_free_memory_within_the_upper_bound():
     assert rows_that_fit(100 << 30, 1 << 30, 620, 500).rows == 100  # never more than memory holds
     assert rows_that_fit(1 << 40, 1, 10, None).rows == MAX_ROWS
     assert rows_that_fit(1, 1 << 30, 10, None).rows == 1
-
-
-def test_micro_batches_are_equal_after_a_smaller_first_one_for_short_answers_on_a_gpu():
-    assert [equal_micro_batches(n, 100) for n in (0, 1, 100, 101, 256)] == [100, 1, 100, 51, 86]
-    assert lead_micro_batch(256, 128, short_answers=True, on_gpu=True) == 32  # a quarter of 128
-    assert lead_micro_batch(256, 200, short_answers=True, on_gpu=True) == 32  # of the 2 x 128 it replaces
-    assert lead_micro_batch(3, 128, short_answers=True, on_gpu=True) == 1
-    assert lead_micro_batch(1, 128, short_answers=True, on_gpu=True) is None  # nothing would be left after it
-    assert lead_micro_batch(256, 128, short_answers=False, on_gpu=True) is None  # a pass of 256 steps costs more
-    assert lead_micro_batch(256, 8, short_answers=True, on_gpu=False) is None
 
 
 @pytest.mark.parametrize("copies", [1, 3])

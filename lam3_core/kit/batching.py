@@ -52,21 +52,18 @@ def run_batched(
     batch_size: int,
     key: Callable[[Any], int] | None = None,
     backoffs: list[dict] | None = None,
-    first_size: int | None = None,
 ) -> list:
     """Apply ``fn`` to batches of ``items`` and return its results in input order.
 
     Items are sorted by ``key`` (longest first, so padding is small and an OOM shows up in
     the first batch). On out-of-memory the batch is halved and retried, down to one item;
-    each halving is appended to ``backoffs`` so the run can record that it happened and
-    holds for the batches after it. ``first_size``: a smaller first batch (one that gets the
-    accelerator going while the next is prepared); the others have ``batch_size`` items.
+    each halving is appended to ``backoffs`` so the run can record that it happened.
     """
-    if batch_size < 1 or (first_size is not None and first_size < 1):
-        raise ValueError(f"batch sizes must be >= 1, got {batch_size} and first {first_size}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = sorted(range(len(items)), key=lambda i: -key(items[i])) if key else list(range(len(items)))
     results: list = [None] * len(items)
-    size = min(first_size or batch_size, batch_size)
+    size = batch_size
     start = 0
     while start < len(order):
         idx = order[start : start + size]
@@ -86,7 +83,5 @@ def run_batched(
             raise RuntimeError(f"batch function returned {len(out)} results for {len(idx)} items")
         for i, r in zip(idx, out):
             results[i] = r
-        if start == 0 and size == first_size:  # the smaller first batch went through: full batches from now on
-            size = batch_size
         start += len(idx)
     return results

@@ -36,14 +36,7 @@ from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
 from lam3_core.kit.inference import inference
-from lam3_core.kit.micro_batches import (
-    RowBudget,
-    equal_micro_batches,
-    free_bytes,
-    lead_micro_batch,
-    row_bytes,
-    rows_that_fit,
-)
+from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
 from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
 
@@ -65,7 +58,7 @@ for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, ``static`` on a 
 quantised model), ``dynamic`` on the CPU."""
 COMPILED_AUTO_MIN_NEW_TOKENS = 128
 """Below this many new tokens (POPE's yes/no answers) decoding takes less time than compiling and capturing graphs
-would save, and a call starts with a smaller micro-batch (``kit.micro_batches.lead_micro_batch``)."""
+would save."""
 IMAGE_ATTENTION_DEFINITION = (
     "attention weight on each image patch token, averaged over every head of every layer of the language model "
     "and over the queries that produced the generated tokens (stop token included); one map per image, row-major "
@@ -406,7 +399,7 @@ class HFVisionLanguageModel(Model):
                 greedy_first: bool = False) -> list[list[Completion]]:
         """``k`` completions per sample (``greedy_first``: the first greedy, the others sampled), in micro-batches
         prepared ahead on worker threads; the micro-batches are as large as the row budget allows and of (nearly)
-        equal size, after a smaller first one for short answers on a GPU."""
+        equal size."""
         if not samples:
             return []
         self.load()
@@ -421,17 +414,14 @@ class HFVisionLanguageModel(Model):
             return self._prepare(ordered[start : start + size], k, reuse, gen)
 
         most = max(1, budget.rows // k)
-        lead = lead_micro_batch(len(ordered), most, gen.max_new_tokens < COMPILED_AUTO_MIN_NEW_TOKENS,
-                                self.input_device.type == "cuda")
-        per_batch = equal_micro_batches(len(ordered) - (lead or 0), most)
-        self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch,
-                                    **({"prompts_in_first_micro_batch": lead} if lead else {})}
+        per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
+        self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
         before = Counter(self.rows_by_path)
         try:
-            with Prefetcher(prepare, len(ordered), self.preprocess_workers, batch_size=per_batch) as prefetcher:
+            with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
                 answers = run_batched(
                     lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call, greedy_first),
-                    list(range(len(ordered))), per_batch, backoffs=self.backoffs, first_size=lead,
+                    list(range(len(ordered))), per_batch, backoffs=self.backoffs,
                 )
         finally:
             self._static = None  # its memory goes back to the next call's budget

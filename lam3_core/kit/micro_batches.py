@@ -6,10 +6,6 @@ KV heads x head dim elements; the prefill needs transient activations for each p
 prefix reuse briefly holds the shared prefixes' cache beside the rows' copies. The estimate
 adds a quarter on top and the out-of-memory back-off (``run_batched``) catches what it still
 misses. A CPU has no free-memory figure: a fixed number of rows applies there.
-
-The micro-batches of a call are of (nearly) equal size, except that a short-answer call on a GPU
-starts with a smaller one: nothing hides the first micro-batch's preparation (decoding and
-processing its images), while the next is prepared behind the GPU (``kit.prefetch``).
 """
 
 from __future__ import annotations
@@ -23,9 +19,6 @@ CPU_ROWS = 8
 MAX_ROWS = 512
 """Never more rows than this in one micro-batch, however much memory is free."""
 SAFETY = 1.25
-LEAD_SHARE = 4
-"""A short-answer call's first micro-batch holds this share (1/4) of the others' prompts: on an H200 the preparation
-of 128 POPE prompts (32 images) took 0.34 s that the GPU waited for, of 2.8 s in all."""
 HEADROOM_BYTES = 1 << 30
 """Left free for the CUDA context, the allocator's fragmentation and the vision tower's activations."""
 
@@ -87,18 +80,3 @@ def rows_that_fit(free: int | None, per_row: int, prompt_tokens: int, upper_boun
     if upper_bound is not None and upper_bound < budget.rows:
         return RowBudget(upper_bound, "batch_size", budget.free_gib, budget.row_mib, budget.prompt_tokens)
     return budget
-
-
-def equal_micro_batches(prompts: int, most: int) -> int:
-    """Prompts per micro-batch so that ``prompts`` fall into as few micro-batches of at most ``most`` as possible,
-    all of (nearly) the same size."""
-    return -(-prompts // -(-prompts // max(1, most))) if prompts else max(1, most)
-
-
-def lead_micro_batch(prompts: int, most: int, short_answers: bool, on_gpu: bool) -> int | None:
-    """Prompts in a smaller first micro-batch, or None (all equal). Only for short answers on a GPU: each extra
-    micro-batch costs a pass of decoding steps, a few milliseconds for short answers but seconds for long ones."""
-    if not (short_answers and on_gpu):
-        return None
-    lead = max(1, equal_micro_batches(prompts, most) // LEAD_SHARE)
-    return lead if lead < prompts else None

@@ -2,12 +2,11 @@
 
 A model spends CPU time on every batch before the GPU can start on it: decoding images,
 resizing and normalising them, tokenising. ``Prefetcher`` prepares the batches that most
-likely come next (the following items, in batches of the size just used, or of
-``batch_size`` after a smaller first batch) while the caller runs the current one, so the
-GPU does not wait. Nothing hides the first batch's preparation: a smaller first batch
-shortens that wait, and a batch prepared on the spot is prepared before the following ones
-are started (preparation that holds the interpreter lock, such as the PIL image processors,
-would otherwise share the CPU with them). When the guess is wrong (an out-of-memory
+likely come next (the following items, in batches of the size just used) while the caller
+runs the current one, so the GPU does not wait. Nothing hides the first batch's preparation;
+a batch prepared on the spot is prepared before the following ones are started (preparation
+that holds the interpreter lock, such as the PIL image processors, would otherwise share the
+CPU with them). When the guess is wrong (an out-of-memory
 back-off changed the batch size) the batch is prepared on the spot and the stale guesses are
 dropped. Threads, not processes: PIL, torchvision and the tokenizers release the GIL for
 their heavy work, and the prepared tensors need no copy between processes. Each worker runs
@@ -47,25 +46,22 @@ def default_workers() -> int:
 
 class Prefetcher(Generic[T]):
     """``take(start, size)`` returns ``prepare(start, size)`` for items ``[start, start + size)`` of ``total``,
-    and starts preparing the ``depth`` batches that follow on ``workers`` threads (0: no threads, inline), of
-    ``batch_size`` items after the first batch when that is given, else of the size just taken.
+    and starts preparing the ``depth`` batches that follow on ``workers`` threads (0: no threads, inline).
 
     Use it as a context manager, so that worker threads are released when the work ends or fails.
     """
 
-    def __init__(self, prepare: Callable[[int, int], T], total: int, workers: int, depth: int = 2,
-                 batch_size: int | None = None):
+    def __init__(self, prepare: Callable[[int, int], T], total: int, workers: int, depth: int = 2):
         self._prepare = prepare
         self._total = total
         self._depth = max(1, depth)
-        self._batch_size = batch_size
         self._pool = worker_pool(workers, "lam3-prefetch")
         self._pending: dict[tuple[int, int], Future] = {}
         self.hits = 0
         self.misses = 0
 
     def take(self, start: int, size: int) -> T:
-        following = (start + size, self._batch_size if start == 0 and self._batch_size else size)
+        following = (start + size, size)
         future = self._pending.pop((start, size), None)
         if future is not None:
             self._schedule(*following)

@@ -428,21 +428,6 @@ class VLMPluginChecks:
         self._assert_same(self._greedy(threaded, pope_samples), self._greedy(inline, pope_samples))
         assert threaded.info()["preprocess_workers"] == 3
 
-    def test_a_smaller_first_micro_batch_gives_the_same_answers(self, vlm_class, vlm_dir, pope_samples, monkeypatch):
-        import lam3_core.kit.hf_vlm
-
-        equal = vlm_class(path=str(vlm_dir), batch_size=4)
-        led = vlm_class(path=str(vlm_dir), batch_size=4)
-        expected = self._greedy(equal, pope_samples)
-        monkeypatch.setattr(lam3_core.kit.hf_vlm, "lead_micro_batch", lambda *args: 1)  # as for short answers on a GPU
-        rows = []
-        real_generate = led.load() or led.model.generate
-        led.model.generate = lambda **kw: rows.append(kw["input_ids"].shape[0]) or real_generate(**kw)
-        self._assert_same(self._greedy(led, pope_samples), expected)
-        assert rows[0] == 1 and sum(rows) == len(pope_samples) and max(rows) <= 4
-        assert led.info()["micro_batches"]["generate"]["prompts_in_first_micro_batch"] == 1
-        assert "prompts_in_first_micro_batch" not in equal.info()["micro_batches"]["generate"]
-
     def test_each_distinct_image_is_processed_once_per_micro_batch(self, vlm_class, vlm_dir, pope_samples,
                                                                     monkeypatch):
         model = vlm_class(path=str(vlm_dir), preprocess_workers=0)
