@@ -5,8 +5,8 @@ resizing and normalising them, tokenising. ``Prefetcher`` prepares the batches t
 likely come next (the following items, in batches of the size just used) while the caller
 runs the current one, so the GPU does not wait. Nothing hides the first batch's preparation;
 a batch prepared on the spot is prepared before the following ones are started (preparation
-that holds the interpreter lock, such as the PIL image processors, would otherwise share the
-CPU with them). When the guess is wrong (an out-of-memory
+holds the interpreter lock for part of its work, so their threads would slow it down: see
+docs/performance.md). When the guess is wrong (an out-of-memory
 back-off changed the batch size) the batch is prepared on the spot and the stale guesses are
 dropped. Threads, not processes: PIL, torchvision and the tokenizers release the GIL for
 their heavy work, and the prepared tensors need no copy between processes. Each worker runs
