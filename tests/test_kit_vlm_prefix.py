@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, kv_bytes_per_token, row_bytes, rows_that_fit
+from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, SAFETY, kv_bytes_per_token, row_bytes, rows_that_fit
 from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
 from lam3_core.kit.vlm_prefix import plan_prefixes, positions, split_prompt
 
@@ -73,19 +73,22 @@ def test_each_distinct_image_is_processed_once_and_repeated_exactly():
     assert calls == [2, 2, 2]  # nothing repeated: processed as given
 
 
-def test_kv_cache_and_row_bytes_of_llava_7b():
-    class Llama7B:
-        num_attention_heads = num_key_value_heads = num_hidden_layers = 32
-        hidden_size, intermediate_size, vocab_size = 4096, 11008, 32064
+class Llama7B:
+    """LLaVA-1.5-7B's language model config, the fields the estimate reads."""
 
+    num_attention_heads = num_key_value_heads = num_hidden_layers = 32
+    hidden_size, intermediate_size, vocab_size = 4096, 11008, 32064
+
+
+def test_kv_cache_and_row_bytes_of_llava_7b():
     assert kv_bytes_per_token(Llama7B, 2) == 512 * 1024  # 2 (K, V) x 32 layers x 4096 x 2 bytes
     kv = 512 * 1024 * (620 + 4)
     prefill = 620 * 2 * (4 * 4096 + 3 * 11008)
-    assert row_bytes(Llama7B, 2, 620, 4, traced=False) == int(1.25 * (kv + prefill + 32064 * 4))
+    assert row_bytes(Llama7B, 2, 620, 4, traced=False) == int(SAFETY * (kv + prefill + 32064 * 4))
     traced_long = row_bytes(Llama7B, 2, 620, 256, traced=True)
     assert traced_long > row_bytes(Llama7B, 2, 620, 256, traced=False) + 255 * 32064 * 4
     preallocated = row_bytes(Llama7B, 2, 620, 4, traced=False, cache_tokens=640)  # a static cache's 640 positions
-    assert preallocated == int(1.25 * (512 * 1024 * 640 + prefill + 32064 * 4))
+    assert preallocated == int(SAFETY * (512 * 1024 * 640 + prefill + 32064 * 4))
 
 
 def test_rows_fit_free_memory_within_the_upper_bound():
@@ -153,3 +156,10 @@ def test_static_caches_round_up_coarsely_for_compiled_decoding_and_finely_otherw
     assert static_length(641, compiled=True) == 768 and static_length(768, compiled=True) == 768
     assert static_length(641, compiled=False) == 656 and static_length(640, compiled=False) == 640
     assert COMPILED_LENGTH_STEP % PREALLOCATED_LENGTH_STEP == 0
+
+
+def test_the_margin_keeps_out_a_micro_batch_that_ran_out_of_memory_on_a_gpu():
+    """LLaVA-1.5-7B without prefix reuse on an H200: 124.93 GiB free, prompts of 637 tokens and 4 new tokens in a
+    static cache of 656 positions; 256 rows ran out of memory (29.5 GiB reserved but unallocated), 240 did not."""
+    per_row = row_bytes(Llama7B, 2, 637, 4, traced=False, cache_tokens=656)
+    assert 192 <= rows_that_fit(int(124.93 * 2**30), per_row, 637, None).rows < 256
