@@ -63,7 +63,8 @@ def lam3_register_attacks(registry: Registrar[Attack]) -> None:
     """Register attack factories.
 
     Fires once per plugin at start-up. ``factory(**attack_args)`` returns a ``lam3_core.Attack``;
-    ``attack_args`` are the user's ``--attack-arg NAME.K=V`` values (since 1.2). Returns nothing.
+    ``attack_args`` are the user's ``--attack-arg NAME.K=V`` values (since 1.2); a factory that takes a
+    ``seed`` the user does not set gets the run's ``--seed``. Returns nothing.
     """
 
 

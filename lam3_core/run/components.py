@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lam3_core.contract.manager import Plugins
-from lam3_core.contract.registry import Component, unknown_measure_warning
+from lam3_core.contract.registry import Component, accepted_parameters, unknown_measure_warning
 from lam3_core.interfaces.components import Attack, Judge, Model, UncertaintyMetric
 from lam3_core.interfaces.errors import UsageError
 from lam3_core.kit.hf import MissingWeights
@@ -90,8 +90,14 @@ def prepare_judges(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
     return {name: prepare_judge(plugins, name, cfg.judge_args.get(name, {})) for name in names}
 
 
-def prepare_attack(plugins: Plugins, name: str, args: dict) -> Prepared:
-    """An attack with its identity: resolved arguments, distribution, and the attack's own config()."""
+def prepare_attack(plugins: Plugins, cfg: RunConfig, name: str) -> Prepared:
+    """An attack with its identity: resolved arguments, distribution, and the attack's own config(). Its arguments
+    are its ``--attack-arg`` values; an attack that takes a ``seed`` they do not set gets the run's ``--seed``
+    (so that ``--seed`` seeds everything)."""
+    args = dict(cfg.attack_args.get(name, {}))
+    accepted, _ = accepted_parameters(plugins.get("attack", name).load())
+    if "seed" in accepted and "seed" not in args:
+        args["seed"] = cfg.seed
     item = prepare(plugins, "attack", name, args)
     attack: Attack = item.instance
     item.extra = {"config": attack.config()}
@@ -99,8 +105,8 @@ def prepare_attack(plugins: Plugins, name: str, args: dict) -> Prepared:
 
 
 def prepare_attacks(plugins: Plugins, cfg: RunConfig) -> dict[str, Prepared]:
-    """Every selected attack (``none`` when there is none) with its resolved ``--attack-arg`` values."""
-    return {name: prepare_attack(plugins, name, cfg.attack_args.get(name, {})) for name in cfg.attacks or ["none"]}
+    """Every selected attack (``none`` when there is none), prepared by ``prepare_attack``."""
+    return {name: prepare_attack(plugins, cfg, name) for name in cfg.attacks or ["none"]}
 
 
 def check_ready(model: Prepared | None, judges: dict[str, Prepared],

@@ -229,7 +229,7 @@ def generation_preflight(cfg: RunConfig, command: str, plugins: Plugins) -> Pref
     attacks = {}
     for name in cfg.attacks or ["none"]:
         _, attack = pre.attempt(f"attack {name}",
-                                lambda n=name: prepare_attack(plugins, n, cfg.attack_args.get(n, {})),
+                                lambda n=name: prepare_attack(plugins, cfg, n),
                                 lambda p: f"{p.component.distribution} {p.component.version}: arguments accepted")
         if attack is not None:
             attacks[name] = attack

@@ -72,6 +72,7 @@ def plugin_providing(
     models: dict[str, Callable] | None = None,
     judges: dict[str, Callable] | None = None,
     datasets: dict[str, Callable] | None = None,
+    attacks: dict[str, Callable] | None = None,
 ):
     """A plugin object registering the given factories, for ``run_lam3(..., plugins=[("name", obj)])``."""
 
@@ -90,6 +91,11 @@ def plugin_providing(
         def lam3_register_datasets(self, registry):
             for name, factory in (datasets or {}).items():
                 registry.add(name, factory, f"test dataset {name}")
+
+        @hookimpl
+        def lam3_register_attacks(self, registry):
+            for name, factory in (attacks or {}).items():
+                registry.add(name, factory, f"test attack {name}")
 
     return _Plugin()
 
