@@ -189,7 +189,7 @@ class Lam3Run:
 def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples: int = 0,
              sample_gen: dict | None = None, warm_up: bool = True) -> Lam3Run:
     """``api.generate`` on ``dataset`` with the loaded ``model`` into a fresh run directory: once untimed (warm-up),
-    then timed. The model's counters (rows by path) are those of the timed run."""
+    then timed. The model's counters (rows by path, out-of-memory back-offs) are those of the timed run."""
     plugins = load_plugins([("bench", plugin_providing(models={MODEL_NAME: lambda **_: model}))])
     config = {"model": MODEL_NAME, "dataset": str(dataset), "gen": gen, "quiet": True, "samples": samples,
               "sample_gen": sample_gen or {}}
@@ -197,6 +197,7 @@ def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples
         out = workdir / f"run-{label.replace(' ', '_')}-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
         model.rows_by_path.clear()
+        model.backoffs.clear()  # the run's meta.json records this call's back-offs only
         model.model_seconds = 0.0
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
