@@ -26,7 +26,9 @@ each after a warm-up run that loads the weights (once per process) and the kerne
   the mean suffix length (random ids, no padding, no mask, no preparation): what the judge's scoring
   pass cannot beat;
 * ``lam3 judge`` at threshold 0.5 on ``--n-categories`` items, cache on and off: flagged items
-  also generate their verdict (up to 24 greedy tokens, continued from the scoring pass).
+  also generate their verdict (up to 24 greedy tokens, continued from the scoring pass);
+* ``lam3 judge`` with ``compile_layers=true``: a first run loads the weights again and compiles the
+  layers (its whole command is recorded as ``first_run_command_s``), a second run is timed.
 
 Printed and written to ``bench_llamaguard.json``: the GPU, responses/s, the ratios, the
 agreement of the scores (largest |difference| and the share of identical flags at 0.5) and of
@@ -232,6 +234,11 @@ def run(args) -> dict:
     cat_plain = through_lam3("lam3_categories_plain", subset, {"threshold": 0.5, "prefix_cache": False})
     generated = [(a["raw"].get("generation"), b["raw"].get("generation")) for a, b in zip(cat_cached, cat_plain)
                  if a["raw"] and b["raw"]]
+    say("compile_layers=true: a first run loads the weights again and compiles, a second is timed ...")
+    compile_args = {"compile_layers": True}
+    first_s, _ = lam3_judge(generations, tmp / "compiled-first", "llamaguard", {**base, **compile_args}, args.batch)
+    compiled = through_lam3("lam3_prefix_cache_compile_layers", generations, compile_args)
+    runs["lam3_prefix_cache_compile_layers"]["first_run_command_s"] = first_s["command_s"]
     hand = runs["hand_written_loop"]["rps"]
     prefix_tokens = len(judge._scorer.prefixes[0]) if judge._scorer.prefixes else 0
     return {
@@ -246,9 +253,13 @@ def run(args) -> dict:
                    "lam3_plain_vs_hand_written": runs["lam3_plain"]["rps"] / hand,
                    "lam3_prefix_cache_vs_lam3_plain": runs["lam3_prefix_cache"]["rps"] / runs["lam3_plain"]["rps"],
                    "lam3_prefix_cache_vs_model_forward_floor":
-                       runs["lam3_prefix_cache"]["rps"] / runs["model_forward_floor"]["rps"]},
+                       runs["lam3_prefix_cache"]["rps"] / runs["model_forward_floor"]["rps"],
+                   "lam3_compile_layers_vs_lam3_prefix_cache":
+                       runs["lam3_prefix_cache_compile_layers"]["rps"] / runs["lam3_prefix_cache"]["rps"],
+                   "lam3_compile_layers_vs_target": runs["lam3_prefix_cache_compile_layers"]["rps"] / 100.0},
         "agreement": {
             "lam3_prefix_cache_vs_lam3_plain": agreement(_scores(cached), _scores(plain)),
+            "lam3_compile_layers_vs_lam3_prefix_cache": agreement(_scores(compiled), _scores(cached)),
             "lam3_prefix_cache_vs_hand_written": agreement(_scores(cached), loop),
             "lam3_plain_vs_hand_written": agreement(_scores(plain), loop),  # rounding alone: batches differ
             "judge_score_vs_lam3_prefix_cache": agreement([s.score for s in direct], _scores(cached)),
@@ -285,8 +296,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"{result['shared_prefix_tokens']} of them shared; batch {args.batch}")
     say("| path | responses/s | vs hand-written |")
     say("|---|---|---|")
-    for name in ("lam3_prefix_cache", "lam3_plain", "judge_score_prefix_cache", "hand_written_loop",
-                 "hand_written_loop_second_pass", "model_forward_floor"):
+    for name in ("lam3_prefix_cache", "lam3_plain", "lam3_prefix_cache_compile_layers", "judge_score_prefix_cache",
+                 "hand_written_loop", "hand_written_loop_second_pass", "model_forward_floor"):
         say(f"| {name} | {runs[name]['rps']:.2f} | {runs[name]['rps'] / runs['hand_written_loop']['rps']:.2f} |")
     for name in ("lam3_categories_prefix_cache", "lam3_categories_plain"):
         say(f"| {name} (threshold 0.5, {runs[name]['n']} responses) | {runs[name]['rps']:.2f} | – |")

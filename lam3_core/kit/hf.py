@@ -206,6 +206,7 @@ class HFLoadOptions(TypedDict, total=False):
     quantization: str
     compute_dtype: str
     double_quant: bool
+    compile_layers: bool
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,9 @@ class HFLoadArgs:
 
     ``model`` is a hub id (each plugin has its default); ``path`` a local directory (or a hub
     id) that replaces it. ``dtype`` auto means bf16 on a GPU and fp32 on the CPU;
-    ``quantization`` is none, 4bit/nf4, fp4 or 8bit (bitsandbytes). ``gated`` is set by the
-    plugin for hub models behind a licence click, so a missing-weights message says so.
+    ``quantization`` is none, 4bit/nf4, fp4 or 8bit (bitsandbytes). ``compile_layers`` compiles the
+    model's repeated layers once loaded (``kit.compiled_layers``). ``gated`` is set by the plugin for
+    hub models behind a licence click, so a missing-weights message says so.
     """
 
     model: str
@@ -229,7 +231,17 @@ class HFLoadArgs:
     quantization: str | None = None
     compute_dtype: str | None = None
     double_quant: bool = True
+    compile_layers: bool = False
     gated: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.compile_layers, bool):
+            raise UsageError(f"compile_layers must be true or false, not {self.compile_layers!r}.",
+                             "Pass compile_layers=true or compile_layers=false.")
+        if self.compile_layers and self.quantization:
+            raise UsageError(f"compile_layers=true with quantization={self.quantization}: lam3 has not verified "
+                             "compiled layers over bitsandbytes' quantised ones.",
+                             "Drop one of compile_layers and quantization.")
 
     @classmethod
     def from_options(cls, options: HFLoadOptions | dict, **defaults) -> HFLoadArgs:
@@ -300,6 +312,10 @@ class HFLoadArgs:
                                 **options)
         if device_map is None:
             model.to(device)
+        if self.compile_layers:
+            from lam3_core.kit.compiled_layers import compile_layers
+
+            compile_layers(model)
         return model.eval()
 
     def describe(self) -> dict:
@@ -312,4 +328,5 @@ class HFLoadArgs:
             "compute_dtype": self.compute_dtype if self.quantization else None,
             "double_quant": self.double_quant if self.quantization else None,
             "attn_implementation": self.attn_implementation,
+            **({"compile_layers": True} if self.compile_layers else {}),  # absent when off: earlier identities hold
         }

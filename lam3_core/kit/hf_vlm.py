@@ -55,7 +55,7 @@ DECODE_CACHES = ("auto", "dynamic", "static", "compiled")
 preallocates it (no per-step copy of the whole cache); ``compiled`` preallocates it and runs each decoding step as a
 compiled graph (torch.compile, mode reduce-overhead: CUDA graphs; CUDA only); ``auto`` picks ``compiled`` on a GPU
 for answers of ``COMPILED_AUTO_MIN_NEW_TOKENS`` or more tokens, ``static`` on a GPU for shorter ones (and for a
-quantised model), ``dynamic`` on the CPU."""
+quantised model or one with ``compile_layers``), ``dynamic`` on the CPU."""
 COMPILED_AUTO_MIN_NEW_TOKENS = 128
 """Below this many new tokens (POPE's yes/no answers) decoding takes less time than compiling and capturing graphs
 would save."""
@@ -138,7 +138,7 @@ class HFVisionLanguageModel(Model):
     Model arguments (all optional): the loading options every Hugging Face plugin shares
     (``HFLoadOptions``: ``model``, ``path``, ``revision``, ``local_files_only``, ``dtype``,
     ``device``, ``device_map``, ``attn_implementation`` (sdpa), ``quantization``,
-    ``compute_dtype``, ``double_quant``), plus ``batch_size`` (the most rows decoded together;
+    ``compute_dtype``, ``double_quant``, ``compile_layers``), plus ``batch_size`` (the most rows decoded together;
     default: as many as free GPU memory holds, 8 on a CPU), ``system_prompt``, ``prefix_reuse``
     (true: one prefill per image prefix and per sampled prompt), ``decode_cache`` (auto, dynamic,
     static or compiled: ``DECODE_CACHES``), ``preprocess_workers`` (threads preparing the next
@@ -172,6 +172,11 @@ class HFVisionLanguageModel(Model):
             raise UsageError(f"Bad {self.name}.decode_cache: {decode_cache!r}.",
                              f"Give one of: {', '.join(DECODE_CACHES)}.")
         self.load_args = HFLoadArgs.from_options(load, model=self.default_model_id, attn_implementation="sdpa")
+        if self.load_args.compile_layers and decode_cache == "compiled":
+            raise UsageError(f"{self.name}: compile_layers=true with decode_cache=compiled would compile the layers "
+                             "inside a compiled decoding step, which lam3 has not verified.",
+                             "Keep one: decode_cache=compiled (CUDA graphs, for long answers) or compile_layers=true "
+                             "(fused layers for every forward pass, for short answers and prefills).")
         if trace_attentions and self.load_args.attn_implementation != "eager":
             log.info("trace_attentions needs eager attention; %s will load with attn_implementation=eager", self.name)
             self.load_args = dataclasses.replace(self.load_args, attn_implementation="eager")
@@ -517,7 +522,8 @@ class HFVisionLanguageModel(Model):
 
     def _decode_cache(self, gen: GenConfig, raw: bool) -> str:
         """The cache to decode from (``DECODE_CACHES``): raw traces always decode eagerly from a dynamic cache; ``auto``
-        compiles on a GPU for long answers of an unquantised model and preallocates for the others, until compiling
+        compiles on a GPU for long answers of an unquantised model without compiled layers and preallocates for the
+        others, until compiling
         failed once (dynamic from then on)."""
         if raw:
             return "dynamic"
@@ -528,7 +534,8 @@ class HFVisionLanguageModel(Model):
             return self.decode_cache
         if self.input_device.type != "cuda" or self.compiled_decode_failure is not None:
             return "dynamic"
-        compiled = gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS and not self.load_args.quantization
+        compiled = gen.max_new_tokens >= COMPILED_AUTO_MIN_NEW_TOKENS and not self.load_args.quantization \
+            and not self.load_args.compile_layers
         return "compiled" if compiled else "static"
 
     def _run(self, prepared: _Prepared, gen: GenConfig, k: int, trace: bool, seed: int, call: str,

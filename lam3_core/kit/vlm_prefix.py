@@ -209,8 +209,31 @@ def _forward(model: Any, input_ids, attention_mask, position_ids, cache: Any, ex
 
 
 def copy_rows(source: Any, index: torch.Tensor, target: Any) -> Any:
-    """Fill the empty cache ``target`` so that its row r is row ``index[r]`` of ``source``; returns ``target``."""
+    """Fill the empty cache ``target`` so that its row r is row ``index[r]`` of ``source``; returns ``target``.
+
+    A preallocated (static) layer gets the gathered rows copied straight into its first positions: its ``update``
+    writes them with an ``index_copy_`` along the positions, which took 63 of the 77 ms of a POPE micro-batch's copies
+    on an H200 (128 rows of 580 positions, LLaVA-1.5-7B)."""
     for layer_idx, layer in enumerate(source.layers):
         on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
-        target.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
+        keys, values = layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device)
+        into = target.layers[layer_idx] if layer_idx < len(target.layers) else None
+        if _preallocated(into):
+            if not into.is_initialized:
+                into.lazy_initialization(keys, values)
+            into.keys[:, :, : keys.shape[2]].copy_(keys)
+            into.values[:, :, : values.shape[2]].copy_(values)
+            into.cumulative_length.add_(keys.shape[2])
+        else:
+            target.update(keys, values, layer_idx)
     return target
+
+
+def _preallocated(layer: Any) -> bool:
+    """Whether ``layer`` is a static cache layer whose tensors can be written directly (transformers' ``StaticLayer``
+    with ``lazy_initialization`` and a tensor ``cumulative_length``, as in 5.23); otherwise its cache's ``update``
+    fills it."""
+    from transformers.cache_utils import StaticLayer
+
+    return type(layer) is StaticLayer and hasattr(layer, "lazy_initialization") \
+        and isinstance(getattr(layer, "cumulative_length", None), torch.Tensor)

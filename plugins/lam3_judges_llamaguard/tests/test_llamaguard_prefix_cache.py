@@ -68,3 +68,15 @@ def test_the_vision_versions_do_not_cache_and_the_argument_is_checked():
     assert LlamaGuardJudge(prefix_cache=False)._caches_prefix is False
     with pytest.raises(UsageError, match=r"Bad llamaguard.prefix_cache: 'no'. Give true or false."):
         LlamaGuardJudge(prefix_cache="no")
+
+
+def test_compiled_layers_give_the_eager_scores_and_categories(scripted_guard_dir):
+    """``compile_layers=true``: the shared prefix, the scoring pass and the generated categories through compiled
+    layers."""
+    eager = LlamaGuardJudge(path=str(scripted_guard_dir), batch_size=3, max_new_tokens=8).score(ITEMS)
+    judge = LlamaGuardJudge(path=str(scripted_guard_dir), batch_size=3, max_new_tokens=8, compile_layers=True)
+    compiled = judge.score(ITEMS)
+    assert all(layer._compiled_call_impl is not None for layer in judge._scorer.model.model.layers)
+    assert [s.score for s in compiled] == pytest.approx([s.score for s in eager], abs=1e-5)
+    assert [s.flagged_categories for s in compiled] == [s.flagged_categories for s in eager] != [[]] * len(ITEMS)
+    assert all(s.notes == [] and s.error is None for s in compiled)
