@@ -1,19 +1,28 @@
-"""Compiling a model's repeated layers (``compile_layers=true``): one traced layer serves the whole stack.
+"""Compiling the cache-free parts of a model's repeated layers (``compile_layers=true``).
 
-In transformers' eager layers the norms, rotary embeddings, activations and residual additions run
-as separate kernels beside the matrix products: on an H200 they took 38% of LLaVA-1.5-7B's prefill
-kernel time (bench/README.md). torch.compile fuses them. Compiling each layer of the stack rather
-than the whole model (PyTorch's "regional compilation") traces one layer, and the others reuse its
-code, so compiling takes seconds rather than minutes; shapes are dynamic, so batches of another
-size or length reuse it too. A forward pass of another kind (one decoding step, a cache of another
-type, no attention mask) is compiled once more when first met. Imports torch inside functions.
+In transformers' eager layers the norms and activations run as separate kernels beside the matrix
+products: an RMSNorm is six passes over the hidden states (to float32, square, mean, scale, back
+to bf16, weight), the MLP's activation two. On an H200 they took about an eighth of LLaVA-1.5-7B's
+prefill kernel time (docs/performance.md). torch.compile fuses each into one pass.
+
+Only the parts of a layer that do not touch the KV cache are compiled (Llama's norms and MLP, not
+its attention). A whole layer cannot share one compiled graph with the others: it indexes the
+cache with its own layer number, so torch.compile specialised a graph per layer, stopped at its
+limit of 8 and left the other layers eager (measured on the H200). The cache-free parts are the
+same code with the same constants in every layer: one graph per kind of part serves the whole
+stack, with dynamic shapes, so compiling takes seconds once per process (a step of one token
+compiles once more). Imports torch inside functions.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
+
+CACHE_PARAMETERS = ("past_key_value", "past_key_values", "cache", "layer_past", "cache_position")
+"""Arguments through which a module's forward reaches the KV cache: modules taking one are left eager."""
 
 
 def repeated_layers(model: Any) -> Any:
@@ -38,9 +47,19 @@ def repeated_layers(model: Any) -> Any:
     return max(stacks, key=lambda s: (len(s), sum(p.numel() for p in s.parameters())))
 
 
+def cache_free_parts(layer: Any) -> list:
+    """The direct children of ``layer`` whose forward takes no cache argument (``CACHE_PARAMETERS``)."""
+    return [child for child in layer.children()
+            if not set(inspect.signature(child.forward).parameters) & set(CACHE_PARAMETERS)]
+
+
 def compile_layers(model: Any) -> int:
-    """Compile each of ``repeated_layers(model)`` in place (dynamic shapes); returns how many."""
-    layers = repeated_layers(model)
-    for layer in layers:
-        layer.compile(dynamic=True)
-    return len(layers)
+    """Compile, in place and with dynamic shapes, the cache-free parts of every one of ``repeated_layers(model)``;
+    returns how many modules were compiled (a ``UsageError`` when none qualifies)."""
+    parts = [part for layer in repeated_layers(model) for part in cache_free_parts(layer)]
+    if not parts:
+        raise UsageError(f"compile_layers=true: every part of {type(model).__name__}'s layers reads the KV cache, "
+                         "so nothing can be compiled once for all of them.", "Drop compile_layers for this model.")
+    for part in parts:
+        part.compile(dynamic=True)
+    return len(parts)

@@ -26,7 +26,7 @@ from lam3_core.testing import run_lam3
     ({"path": "/models/mnli"}, "semantic_entropy.path applies to equivalence=nli or embedding, not exact."),
     ({"equivalence": "nli", "condition_on_question": "yes"}, "Bad semantic_entropy.condition_on_question: 'yes'."),
     ({"treshold": 0.8}, "Unknown argument semantic_entropy.treshold. Did you mean threshold? semantic_entropy takes: "
-                        "attn_implementation, batch_size, compute_dtype, condition_on_question"),
+                        "attn_implementation, batch_size, compile_layers, compute_dtype, condition_on_question"),
     ({"clusters": 3}, "semantic_entropy: clusters must be a ClusterCache"),
 ])
 def test_bad_arguments_are_usage_errors(args, message):
