@@ -71,6 +71,29 @@ def test_missing_and_unreadable_images(lam3_run, tmp_path):
     _fails(lam3_run("eval", "--model", "echo", "--judge", "refusal", "--dataset", data), "s2", "cannot be read")
 
 
+def test_images_are_checked_once_each_and_the_first_bad_one_in_dataset_order_is_named(tmp_path, monkeypatch):
+    from PIL import Image
+
+    import lam3_core.run.samples as samples_module
+    from lam3_core import Sample, UsageError
+
+    good = tmp_path / "good.png"
+    Image.new("RGB", (8, 8)).save(good)
+    bad = [tmp_path / f"bad{i}.png" for i in range(2)]
+    for path in bad:
+        path.write_bytes(b"not a png")
+    checked = []
+    real_check = samples_module.check_image
+    monkeypatch.setattr(samples_module, "check_image", lambda ref: checked.append(ref) or real_check(ref))
+    samples = [Sample(f"s{i}", "q", [str(good)]) for i in range(30)]
+    samples[7:7] = [Sample("first-bad", "q", [str(bad[1])]), Sample("second-bad", "q", [str(bad[0])])]
+    with pytest.raises(UsageError, match="Sample 'first-bad'"):
+        samples_module.check_images(samples, reads_images=True)
+    read = list(map(str, checked))
+    assert len(read) == len(set(read)) and str(good) in read and str(bad[1]) in read  # each file read once at most
+    samples_module.check_images(samples[:7], reads_images=True)
+
+
 def test_judge_arg_for_a_judge_not_selected(lam3_run):
     _fails(
         lam3_run(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,15 +80,24 @@ def check_images(samples: list[Sample], reads_images: bool) -> None:
             "Give the dataset its image folder (see the dataset's arguments in its README), or evaluate "
             "answers made elsewhere with --model replay, which needs no images.",
         )
-    checked: set[str] = set()
+    first_use: dict = {}  # POPE asks several questions about one image: read each file once
     for sample in samples:
         for image in sample.images:
-            key = str(image) if isinstance(image, (str, Path)) else None
-            if key in checked:
-                continue  # POPE asks several questions about one image: read each file once
-            try:
-                check_image(image)
-            except UsageError as exc:
-                raise UsageError(f"Sample {sample.id!r}: {exc.problem}", exc.fix) from None
-            if key is not None:
-                checked.add(key)
+            first_use.setdefault(str(image) if isinstance(image, (str, Path)) else id(image), (image, sample))
+    pool = ThreadPoolExecutor(min(8, os.cpu_count() or 1))  # decoding releases the GIL: the cores share the work
+    try:
+        problems = pool.map(_image_problem, (image for image, _ in first_use.values()))
+        for (_, sample), problem in zip(first_use.values(), problems):
+            if problem is not None:  # the first sample's in dataset order, as when checked one by one
+                raise UsageError(f"Sample {sample.id!r}: {problem.problem}", problem.fix)
+    finally:
+        pool.shutdown(cancel_futures=True)  # a refusal does not wait for the images after it
+
+
+def _image_problem(image) -> UsageError | None:
+    """Why ``image`` cannot be read, or None."""
+    try:
+        check_image(image)
+    except UsageError as exc:
+        return exc
+    return None
