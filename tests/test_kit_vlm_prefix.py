@@ -9,7 +9,7 @@ from PIL import Image
 
 from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, SAFETY, kv_bytes_per_token, row_bytes, rows_that_fit
 from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
-from lam3_core.kit.vlm_prefix import plan_prefixes, positions, split_prompt
+from lam3_core.kit.vlm_prefix import new_cache, plan_prefixes, positions, split_prompt
 
 IMG, PAD = 9, 0
 
@@ -35,6 +35,35 @@ def test_layout_groups_shared_prefixes_and_keeps_every_rows_positions():
             assert plan.input_ids[row][keep].tolist() == ids  # the real tokens, in order
             assert positions(plan.attention_mask)[row][keep].tolist() == list(range(len(ids)))
     assert plan.input_ids[2].tolist() == [1, 5, IMG, IMG, PAD, PAD, 8]  # padding between prefix and suffix
+
+
+def test_a_plan_says_when_every_group_has_the_same_consecutive_rows():
+    image_major = [[1, IMG, 6], [1, IMG, 7], [1, IMG, 8], [1, IMG, 9]]
+    assert plan_prefixes(image_major, [("a",), ("a",), ("b",), ("b",)], IMG, PAD, copies=3).rows_per_group == 6
+    assert plan_prefixes(image_major, [("a",), ("a",), ("a",), ("b",)], IMG, PAD, copies=1).rows_per_group is None
+    assert plan_prefixes(image_major, [("a",), ("b",), ("a",), ("b",)], IMG, PAD, copies=1).rows_per_group is None
+
+
+@pytest.mark.parametrize("repeats", [None, 2])
+def test_prefix_rows_are_copied_into_a_static_cache_as_its_update_would(repeats):
+    from transformers import LlamaConfig
+
+    from lam3_core.kit.vlm_prefix import copy_rows
+
+    class Model:
+        config = LlamaConfig(hidden_size=16, num_attention_heads=2, num_key_value_heads=1, num_hidden_layers=2)
+
+    source = new_cache(Model)
+    for layer in range(2):
+        source.update(torch.randn(3, 1, 5, 8), torch.randn(3, 1, 5, 8), layer)
+    index = torch.tensor([0, 0, 1, 1, 2, 2] if repeats else [2, 0, 0, 1, 2, 1])
+    ours = copy_rows(source, index, new_cache(Model, static_length=9), repeats)
+    for layer in range(2):
+        expected = new_cache(Model, static_length=9)
+        expected.update(source.layers[layer].keys[index], source.layers[layer].values[index], 0)
+        assert torch.equal(ours.layers[layer].keys, expected.layers[0].keys)
+        assert torch.equal(ours.layers[layer].values, expected.layers[0].values)
+        assert int(ours.layers[layer].get_seq_length()) == 5
 
 
 def test_image_rows_are_selected_per_sample_or_per_image():

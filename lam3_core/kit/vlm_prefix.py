@@ -75,7 +75,9 @@ class PrefixPlan:
     ``prefix_*`` have one row per group (G); ``group_samples[g]`` is the sample (within the
     micro-batch) whose image inputs the group's prefill uses; ``input_ids`` / ``attention_mask``
     have one row per answer (R = samples x ``copies``, a sample's copies adjacent) and
-    ``group_of_row`` says which group each row copies its prefix cache from.
+    ``group_of_row`` says which group each row copies its prefix cache from; ``rows_per_group`` is the number of rows
+    of every group when each group has that many rows, one after the other (POPE: questions per image x copies),
+    else None.
     """
 
     prefix_ids: torch.Tensor
@@ -85,6 +87,7 @@ class PrefixPlan:
     attention_mask: torch.Tensor
     group_of_row: torch.Tensor
     copies: int = 1
+    rows_per_group: int | None = None
 
     @property
     def groups(self) -> int:
@@ -140,7 +143,10 @@ def plan_prefixes(prompts: Sequence[Sequence[int]], image_keys: Sequence[tuple],
     rows = len(prompts) * copies
     input_ids = torch.full((rows, width + suffix_width), pad_id, dtype=torch.long)
     attention_mask = torch.zeros((rows, width + suffix_width), dtype=torch.long)
-    group_of_row = torch.tensor([g for g in sample_group for _ in range(copies)], dtype=torch.long)
+    row_groups = [g for g in sample_group for _ in range(copies)]
+    group_of_row = torch.tensor(row_groups, dtype=torch.long)
+    each = len(row_groups) // len(group_samples)
+    uniform = row_groups == [g for g in range(len(group_samples)) for _ in range(each)]
     for i, (ids, cut) in enumerate(zip(prompts, cuts)):
         suffix = torch.tensor(ids[cut:])
         for row in range(i * copies, (i + 1) * copies):
@@ -149,7 +155,8 @@ def plan_prefixes(prompts: Sequence[Sequence[int]], image_keys: Sequence[tuple],
             attention_mask[row, :width] = prefix_mask[g]
             input_ids[row, width + suffix_width - len(suffix):] = suffix
             attention_mask[row, width + suffix_width - len(suffix):] = 1
-    return PrefixPlan(prefix_ids, prefix_mask, group_samples, input_ids, attention_mask, group_of_row, copies)
+    return PrefixPlan(prefix_ids, prefix_mask, group_samples, input_ids, attention_mask, group_of_row, copies,
+                      each if uniform else None)
 
 
 def positions(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -178,9 +185,9 @@ def prefilled_cache(model: Any, plan: PrefixPlan, image_inputs: dict, target: An
     prefixes prefilled once and, when ``plan.questions_shared``, each sample's suffix but its last token once."""
     cache = prefill_prefixes(model, plan, image_inputs)
     if not plan.questions_shared:
-        return copy_rows(cache, plan.group_of_row, target)
+        return copy_rows(cache, plan.group_of_row, target, plan.rows_per_group)
     cache = prefill_questions(model, plan, copy_rows(cache, plan.group_of_row[:: plan.copies], new_cache(model)))
-    return copy_rows(cache, torch.arange(plan.rows, device=plan.input_ids.device) // plan.copies, target)
+    return copy_rows(cache, torch.arange(plan.rows, device=plan.input_ids.device) // plan.copies, target, plan.copies)
 
 
 def prefill_prefixes(model: Any, plan: PrefixPlan, image_inputs: dict) -> Any:
@@ -208,24 +215,30 @@ def _forward(model: Any, input_ids, attention_mask, position_ids, cache: Any, ex
     return outputs[keyword]
 
 
-def copy_rows(source: Any, index: torch.Tensor, target: Any) -> Any:
+def copy_rows(source: Any, index: torch.Tensor, target: Any, repeats: int | None = None) -> Any:
     """Fill the empty cache ``target`` so that its row r is row ``index[r]`` of ``source``; returns ``target``.
+    ``repeats``: ``index`` is every source row ``repeats`` times, one after the other.
 
-    A preallocated (static) layer gets the gathered rows copied straight into its first positions: its ``update``
-    writes them with an ``index_copy_`` along the positions, which took 63 of the 77 ms of a POPE micro-batch's copies
-    on an H200 (128 rows of 580 positions, LLaVA-1.5-7B)."""
+    A preallocated (static) layer is written directly, not through its ``update``, which writes with an
+    ``index_copy_`` along the positions (63 of the 77 ms of a POPE micro-batch's copies on an H200: 128 rows of 580
+    positions, LLaVA-1.5-7B): with ``repeats`` by one broadcast copy of the source rows, else by copying the gathered
+    rows."""
     for layer_idx, layer in enumerate(source.layers):
-        on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
-        keys, values = layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device)
         into = target.layers[layer_idx] if layer_idx < len(target.layers) else None
-        if _preallocated(into):
-            if not into.is_initialized:
-                into.lazy_initialization(keys, values)
-            into.keys[:, :, : keys.shape[2]].copy_(keys)
-            into.values[:, :, : values.shape[2]].copy_(values)
-            into.cumulative_length.add_(keys.shape[2])
-        else:
-            target.update(keys, values, layer_idx)
+        if not _preallocated(into):
+            on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
+            target.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
+            continue
+        if not into.is_initialized:
+            rows = (len(index), -1, -1, -1)
+            into.lazy_initialization(layer.keys[:1].expand(*rows), layer.values[:1].expand(*rows))
+        for tensor, rows in ((into.keys, layer.keys), (into.values, layer.values)):
+            front = tensor[:, :, : rows.shape[2]]
+            if repeats:
+                front.unflatten(0, (rows.shape[0], repeats)).copy_(rows.unsqueeze(1).expand(-1, repeats, -1, -1, -1))
+            else:
+                front.copy_(rows.index_select(0, index.to(rows.device)))
+        into.cumulative_length.add_(layer.keys.shape[2])
     return target
 
 
