@@ -2,8 +2,9 @@
 
 In transformers' eager layers the norms and activations run as separate kernels beside the matrix
 products: an RMSNorm is six passes over the hidden states (to float32, square, mean, scale, back
-to bf16, weight), the MLP's activation two. On an H200 they took about an eighth of LLaVA-1.5-7B's
-prefill kernel time (docs/performance.md). torch.compile fuses each into one pass.
+to bf16, weight), the MLP's activation two. In a LLaVA-1.5-7B prefix prefill on an H200 the
+elementwise kernels took 120 of 560 ms (docs/performance.md). torch.compile fuses each into one
+pass: Llama Guard 2 scored 1.08x faster through ``lam3 judge``.
 
 Only the parts of a layer that do not touch the KV cache are compiled (Llama's norms and MLP, not
 its attention). A whole layer cannot share one compiled graph with the others: it indexes the
@@ -30,17 +31,15 @@ def repeated_layers(model: Any) -> Any:
     class (an encoder's); a ``UsageError`` when it has none."""
     import torch
 
-    def stack(candidate: Any) -> bool:
-        return isinstance(candidate, torch.nn.ModuleList) and len(candidate) > 0 \
-            and len({type(block) for block in candidate}) == 1
-
     try:
         decoder = model.get_decoder()
     except (AttributeError, NotImplementedError):
         decoder = None
-    if stack(getattr(decoder, "layers", None)):
-        return decoder.layers
-    stacks = [module for module in model.modules() if stack(module)]
+    layers = getattr(decoder, "layers", None)
+    if isinstance(layers, torch.nn.ModuleList) and len(layers):
+        return layers  # (Mllama's mixes self- and cross-attention layers: each kind of part compiles once)
+    stacks = [module for module in model.modules() if isinstance(module, torch.nn.ModuleList) and len(module)
+              and len({type(block) for block in module}) == 1]
     if not stacks:
         raise UsageError(f"compile_layers=true: {type(model).__name__} has no stack of repeated layers to compile.",
                          "Drop compile_layers for this model.")
