@@ -419,8 +419,42 @@ class VLMPluginChecks:
         assert auto._decode_cache(long, True) == "dynamic"  # raw traces decode eagerly
         auto.load_args = dataclasses.replace(auto.load_args, quantization="4bit")
         assert auto._decode_cache(long, False) == "static"
+        auto.load_args = dataclasses.replace(auto.load_args, quantization=None, compile_layers=True)
+        assert auto._decode_cache(long, False) == "static"  # compiled layers are not put inside compiled decoding
         auto.compiled_decode_failure = "RuntimeError: no graphs"
         assert auto._decode_cache(short, False) == "dynamic"
+
+    def test_compiled_layers_give_the_eager_answers(self, vlm_class, vlm_dir, pope_samples):
+        import inspect
+
+        from torch._dynamo.utils import counters
+
+        from lam3_core.kit.compiled_layers import CACHE_PARAMETERS, repeated_layers
+
+        expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="static"), pope_samples, 5)
+        model = vlm_class(path=str(vlm_dir), decode_cache="static", compile_layers=True)
+        counters.clear()
+        self._assert_same(self._greedy(model, pope_samples, 5), expected)
+        # each kind of part compiled for prefills and for one-token steps (and the image prefix), never per layer
+        assert 0 < counters["stats"]["unique_graphs"] <= 6
+        for layer in repeated_layers(model.model):
+            compiled = [part for part in layer.children() if part._compiled_call_impl is not None]
+            eager = [part for part in layer.children() if part._compiled_call_impl is None]
+            assert compiled and eager  # the norms and the MLP; not the attention, which reads the cache
+            assert all(set(inspect.signature(part.forward).parameters) & set(CACHE_PARAMETERS) for part in eager)
+        assert model.info()["compile_layers"] is True and model.rows_by_path["static_decode"] == len(pope_samples)
+        assert "compile_layers" not in vlm_class(path=str(vlm_dir)).info()  # off: the recorded settings as before
+
+    @pytest.mark.parametrize(("args", "message"), [
+        ({"decode_cache": "compiled"}, "decode_cache=compiled"),
+        ({"quantization": "4bit"}, "quantization=4bit"),
+        ({"compile_layers": "yes"}, "must be true or false"),
+    ])
+    def test_settings_compiled_layers_cannot_honour_are_refused(self, vlm_class, vlm_dir, args, message):
+        from lam3_core.interfaces.errors import UsageError
+
+        with pytest.raises(UsageError, match=message):
+            vlm_class(path=str(vlm_dir), **{"compile_layers": True, **args})
 
     def test_prefetched_micro_batches_give_the_inline_answers(self, vlm_class, vlm_dir, pope_samples):
         inline = vlm_class(path=str(vlm_dir), batch_size=2, preprocess_workers=0)
