@@ -523,8 +523,7 @@ class HFVisionLanguageModel(Model):
     def _decode_cache(self, gen: GenConfig, raw: bool) -> str:
         """The cache to decode from (``DECODE_CACHES``): raw traces always decode eagerly from a dynamic cache; ``auto``
         compiles on a GPU for long answers of an unquantised model without compiled layers and preallocates for the
-        others, until compiling
-        failed once (dynamic from then on)."""
+        others, until compiling failed once (dynamic from then on)."""
         if raw:
             return "dynamic"
         if self.decode_cache == "compiled" and self.input_device.type != "cuda":

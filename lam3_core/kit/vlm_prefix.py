@@ -229,9 +229,9 @@ def copy_rows(source: Any, index: torch.Tensor, target: Any, repeats: int | None
             on_device = index.to(layer.keys.device)  # layers may sit on several GPUs (device_map)
             target.update(layer.keys.index_select(0, on_device), layer.values.index_select(0, on_device), layer_idx)
             continue
-        if not into.is_initialized:
-            rows = (len(index), -1, -1, -1)
-            into.lazy_initialization(layer.keys[:1].expand(*rows), layer.values[:1].expand(*rows))
+        if not into.is_initialized:  # (it reads only the shape, dtype and device of what it is handed)
+            shape = (len(index), -1, -1, -1)
+            into.lazy_initialization(layer.keys[:1].expand(*shape), layer.values[:1].expand(*shape))
         for tensor, rows in ((into.keys, layer.keys), (into.values, layer.values)):
             front = tensor[:, :, : rows.shape[2]]
             if repeats:

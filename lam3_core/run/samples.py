@@ -88,7 +88,7 @@ def check_images(samples: list[Sample], reads_images: bool) -> None:
     try:
         problems = pool.map(_image_problem, (image for image, _ in first_use.values()))
         for (_, sample), problem in zip(first_use.values(), problems):
-            if problem is not None:  # the first sample's in dataset order, as when checked one by one
+            if problem is not None:  # the first bad image in dataset order, as when checked one by one
                 raise UsageError(f"Sample {sample.id!r}: {problem.problem}", problem.fix)
     finally:
         pool.shutdown(cancel_futures=True)  # a refusal does not wait for the images after it
