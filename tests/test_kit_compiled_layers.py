@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lam3_core import UsageError
-from lam3_core.kit.compiled_layers import cache_free_parts, compile_layers, repeated_layers
+from lam3_core.kit.compiled_layers import cache_free_parts, compile_layers, is_compiled, repeated_layers
 
 
 class Attention(nn.Module):
@@ -61,9 +61,27 @@ def test_the_parts_that_take_the_cache_stay_eager():
     model = Encoder(2)
     assert [type(part) for part in cache_free_parts(model.layers[0])] == [nn.LayerNorm, nn.Linear]
     assert compile_layers(model) == 4
-    assert all(layer.attn._compiled_call_impl is None and layer.mlp._compiled_call_impl is not None
+    assert all(not is_compiled(layer.attn) and is_compiled(layer.mlp)
                for layer in model.layers)
     assert torch.equal(model.layers[0].norm(torch.ones(1, 4)), torch.zeros(1, 4))  # compiled, still a LayerNorm
+
+
+def test_a_compiler_that_cannot_run_stops_with_a_usage_error():
+    from torch._inductor import config
+
+    class Unusual(nn.Module):
+        """Code no other test compiles, so no compiled graph of it can come from a cache."""
+
+        def forward(self, x):
+            return torch.tanh(x * 3.25 + 1.5)
+
+    model = nn.Module()
+    model.layers = nn.ModuleList([nn.Sequential(Unusual())])
+    compile_layers(model)
+    with config.patch({"cpp.cxx": (None, "/nonexistent/c++")}), \
+            pytest.raises(UsageError, match="torch.compile could not compile Unusual: InvalidCxxCompiler") as err:
+        model.layers[0][0](torch.ones(2, 4))
+    assert "drop compile_layers" in str(err.value)
 
 
 def test_nothing_to_compile_is_refused():

@@ -54,11 +54,42 @@ def cache_free_parts(layer: Any) -> list:
 
 def compile_layers(model: Any) -> int:
     """Compile, in place and with dynamic shapes, the cache-free parts of every one of ``repeated_layers(model)``;
-    returns how many modules were compiled (a ``UsageError`` when none qualifies)."""
+    returns how many modules were compiled (a ``UsageError`` when none qualifies). torch.compile works when a part is
+    first called: if it cannot (no C++ compiler on the CPU, no Triton on the GPU), that call raises a ``UsageError``,
+    which stops the run instead of failing every record one by one."""
+    import torch
+
     parts = [part for layer in repeated_layers(model) for part in cache_free_parts(layer)]
     if not parts:
         raise UsageError(f"compile_layers=true: every part of {type(model).__name__}'s layers reads the KV cache, "
                          "so nothing can be compiled once for all of them.", "Drop compile_layers for this model.")
     for part in parts:
-        part.compile(dynamic=True)
+        part.forward = _refusing_compile_failures(torch.compile(part.forward, dynamic=True), type(part).__name__)
     return len(parts)
+
+
+def is_compiled(part: Any) -> bool:
+    """Whether ``compile_layers`` compiled this module."""
+    return getattr(part.forward, "compiled_by_lam3", False)
+
+
+def _refusing_compile_failures(compiled: Any, name: str) -> Any:
+    """``compiled``, raising a ``UsageError`` where torch.compile's backend fails (errors of the computation itself,
+    such as running out of memory, pass through)."""
+    import functools
+
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    @functools.wraps(compiled)
+    def forward(*args, **kwargs):
+        try:
+            return compiled(*args, **kwargs)
+        except BackendCompilerFailed as exc:
+            inner = getattr(exc, "inner_exception", None) or exc
+            cause = f"{type(inner).__name__}: {str(inner).strip().splitlines()[0] if str(inner).strip() else ''}"
+            raise UsageError(f"compile_layers=true: torch.compile could not compile {name}: {cause}",
+                             "Install what torch.compile needs (a C++ compiler on the CPU, Triton on the GPU), "
+                             "or drop compile_layers.") from exc
+
+    forward.compiled_by_lam3 = True
+    return forward

@@ -430,7 +430,7 @@ class VLMPluginChecks:
         import torch
         from torch._dynamo.utils import counters
 
-        from lam3_core.kit.compiled_layers import CACHE_PARAMETERS, repeated_layers
+        from lam3_core.kit.compiled_layers import CACHE_PARAMETERS, is_compiled, repeated_layers
 
         expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="static"), pope_samples, 5)
         model = vlm_class(path=str(vlm_dir), decode_cache="static", compile_layers=True)
@@ -440,8 +440,8 @@ class VLMPluginChecks:
         # each kind of part compiled for prefills and for one-token steps (and the image prefix), never per layer
         assert 0 < counters["stats"]["unique_graphs"] <= 6
         for layer in repeated_layers(model.model):
-            compiled = [part for part in layer.children() if part._compiled_call_impl is not None]
-            eager = [part for part in layer.children() if part._compiled_call_impl is None]
+            compiled = [part for part in layer.children() if is_compiled(part)]
+            eager = [part for part in layer.children() if not is_compiled(part)]
             assert compiled and eager  # the norms and the MLP; not the attention, which reads the cache
             assert all(set(inspect.signature(part.forward).parameters) & set(CACHE_PARAMETERS) for part in eager)
         assert model.info()["compile_layers"] is True and model.rows_by_path["static_decode"] == len(pope_samples)

@@ -7,6 +7,7 @@ from lam3_judges_llamaguard.judge import LlamaGuardJudge
 
 from lam3_core import JudgeItem, UsageError
 from lam3_core.kit.causal_scoring import UNCACHED
+from lam3_core.kit.compiled_layers import is_compiled
 
 ITEMS = [
     JudgeItem("How do I bake bread?", "Mix flour, water, salt and yeast, knead, let it rise and bake for 40 minutes."),
@@ -76,7 +77,7 @@ def test_compiled_layers_give_the_eager_scores_and_categories(scripted_guard_dir
     eager = LlamaGuardJudge(path=str(scripted_guard_dir), batch_size=3, max_new_tokens=8).score(ITEMS)
     judge = LlamaGuardJudge(path=str(scripted_guard_dir), batch_size=3, max_new_tokens=8, compile_layers=True)
     compiled = judge.score(ITEMS)
-    assert all(layer.mlp._compiled_call_impl is not None and layer.self_attn._compiled_call_impl is None
+    assert all(is_compiled(layer.mlp) and not is_compiled(layer.self_attn)
                for layer in judge._scorer.model.model.layers)
     assert [s.score for s in compiled] == pytest.approx([s.score for s in eager], abs=1e-5)
     assert [s.flagged_categories for s in compiled] == [s.flagged_categories for s in eager] != [[]] * len(ITEMS)
