@@ -12,15 +12,19 @@ cache with its own layer number, so torch.compile specialised a graph per layer,
 limit of 8 and left the other layers eager (measured on the H200). The cache-free parts are the
 same code with the same constants in every layer: one graph per kind of part serves the whole
 stack, with dynamic shapes, so compiling takes seconds once per process (a step of one token
-compiles once more). Imports torch inside functions.
+compiles once more). ``check_compiler`` tells before a run whether torch.compile works on the
+device at all. Imports torch inside functions.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
+
+_FIX = "Install what torch.compile needs (a C++ compiler on the CPU, Triton on the GPU), or drop compile_layers."
 
 CACHE_PARAMETERS = ("past_key_value", "past_key_values", "cache", "layer_past", "cache_position")
 """Arguments through which a module's forward reaches the KV cache: modules taking one are left eager."""
@@ -68,6 +72,43 @@ def compile_layers(model: Any) -> int:
     return len(parts)
 
 
+def check_compiler(device: str) -> None:
+    """A ``UsageError`` unless torch.compile can compile on ``device`` (checked once per device and process)."""
+    problem = _compiler_problem(str(device))
+    if problem:
+        raise UsageError(f"compile_layers=true: torch.compile cannot compile on {device}: {problem}", _FIX)
+
+
+@functools.cache
+def _compiler_problem(device: str) -> str | None:
+    """What stops torch.compile from compiling a small function on ``device``, or None. The function's constant is
+    drawn anew, so its kernel cannot come from the compiled kernels cached on disk: the compiler itself has to run."""
+    import random
+
+    import torch
+    from torch._dynamo.exc import BackendCompilerFailed
+    from torch._inductor import config
+
+    scale = 1.0 + random.random()
+
+    def probe(x):
+        return torch.tanh(x * scale + 1.0)
+
+    try:
+        with config.patch({"fx_graph_cache": False}):
+            torch.compile(probe)(torch.ones(8, device=device))
+    except BackendCompilerFailed as exc:
+        return _cause(exc)
+    return None
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of what made torch.compile's backend fail."""
+    inner = getattr(exc, "inner_exception", None) or exc
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}"
+
+
 def is_compiled(part: Any) -> bool:
     """Whether ``compile_layers`` compiled this module."""
     return getattr(part.forward, "compiled_by_lam3", False)
@@ -76,8 +117,6 @@ def is_compiled(part: Any) -> bool:
 def _refusing_compile_failures(compiled: Any, name: str) -> Any:
     """``compiled``, raising a ``UsageError`` where torch.compile's backend fails (errors of the computation itself,
     such as running out of memory, pass through)."""
-    import functools
-
     from torch._dynamo.exc import BackendCompilerFailed
 
     @functools.wraps(compiled)
@@ -85,11 +124,8 @@ def _refusing_compile_failures(compiled: Any, name: str) -> Any:
         try:
             return compiled(*args, **kwargs)
         except BackendCompilerFailed as exc:
-            inner = getattr(exc, "inner_exception", None) or exc
-            cause = f"{type(inner).__name__}: {str(inner).strip().splitlines()[0] if str(inner).strip() else ''}"
-            raise UsageError(f"compile_layers=true: torch.compile could not compile {name}: {cause}",
-                             "Install what torch.compile needs (a C++ compiler on the CPU, Triton on the GPU), "
-                             "or drop compile_layers.") from exc
+            raise UsageError(f"compile_layers=true: torch.compile could not compile {name}: {_cause(exc)}",
+                             _FIX) from exc
 
     forward.compiled_by_lam3 = True
     return forward

@@ -267,7 +267,16 @@ class HFLoadArgs:
     def check_available(self, option: str) -> None:
         """Raise ``MissingWeights`` unless the weights are at ``path`` or in the local cache (or the hub is
         reachable and not switched off). ``option`` is what the user passes to point at local weights,
-        e.g. ``--judge-arg llamaguard.path=DIR``. Loads nothing."""
+        e.g. ``--judge-arg llamaguard.path=DIR``. With ``compile_layers``, also a ``UsageError`` unless
+        torch.compile works on the device (a judge's layers are first called after the whole generation
+        stage). Loads no weights."""
+        self._check_weights(option)
+        if self.compile_layers:
+            from lam3_core.kit.compiled_layers import check_compiler
+
+            check_compiler(self.resolved_device())
+
+    def _check_weights(self, option: str) -> None:
         if self.path and (Path(self.path).expanduser().exists() or _looks_like_path(self.path)):
             problem = local_checkpoint_problem(Path(self.path).expanduser())
             if problem:
