@@ -81,22 +81,21 @@ def check_compiler(device: str) -> None:
 
 @functools.cache
 def _compiler_problem(device: str) -> str | None:
-    """What stops torch.compile from compiling a small function on ``device``, or None. The function's constant is
-    drawn anew, so its kernel cannot come from the compiled kernels cached on disk: the compiler itself has to run."""
+    """What stops torch.compile from compiling a small function on ``device``, or None. It is compiled for an input
+    length drawn anew, which the kernel's code spells out, so the kernel cannot come from the compiled kernels cached
+    on disk: the compiler itself has to run."""
     import random
 
     import torch
     from torch._dynamo.exc import BackendCompilerFailed
     from torch._inductor import config
 
-    scale = 1.0 + random.random()
-
     def probe(x):
-        return torch.tanh(x * scale + 1.0)
+        return torch.tanh(x * 2.0 + 1.0)
 
     try:
         with config.patch({"fx_graph_cache": False}):
-            torch.compile(probe)(torch.ones(8, device=device))
+            torch.compile(probe, dynamic=False)(torch.ones(random.randint(1 << 10, 1 << 20), device=device))
     except BackendCompilerFailed as exc:
         return _cause(exc)
     return None
