@@ -7,7 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from lam3_core.kit.micro_batches import CPU_ROWS, MAX_ROWS, SAFETY, kv_bytes_per_token, row_bytes, rows_that_fit
+from lam3_core.kit.micro_batches import (
+    CPU_ROWS,
+    MAX_ROWS,
+    SAFETY,
+    kv_bytes_per_token,
+    row_bytes,
+    rows_that_fit,
+    shared_prefix_tokens,
+)
 from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
 from lam3_core.kit.vlm_prefix import new_cache, plan_prefixes, positions, split_prompt
 
@@ -118,6 +126,12 @@ def test_kv_cache_and_row_bytes_of_llava_7b():
     assert traced_long > row_bytes(Llama7B, 2, 620, 256, traced=False) + 255 * 32064 * 4
     preallocated = row_bytes(Llama7B, 2, 620, 4, traced=False, cache_tokens=640)  # a static cache's 640 positions
     assert preallocated == int(SAFETY * (512 * 1024 * 640 + prefill + 32064 * 4))
+
+
+def test_a_shared_prefix_counts_only_when_rows_share_it():
+    assert shared_prefix_tokens(620, 64, 256) == 155  # POPE: 4 questions per image, a quarter of a prefix per row
+    assert shared_prefix_tokens(620, 32, 192) == 103  # 32 prompts x 6 answers
+    assert shared_prefix_tokens(1127, 64, 64) == 0  # one question per image: the plain path holds no prefix cache
 
 
 def test_rows_fit_free_memory_within_the_upper_bound():

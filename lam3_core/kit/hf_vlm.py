@@ -36,7 +36,7 @@ from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
 from lam3_core.kit.inference import inference
-from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit
+from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit, shared_prefix_tokens
 from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
 
@@ -465,7 +465,7 @@ class HFVisionLanguageModel(Model):
         if reuse:
             prefixes = len({tuple(image_key(r) for r in s.images) for s in ordered if s.images})
             prefixes += sum(1 for s in ordered if not s.images)
-            shared = prompt_tokens * prefixes // (len(ordered) * k)
+            shared = shared_prefix_tokens(prompt_tokens, prefixes, len(ordered) * k)
         cache = self._decode_cache(gen, self._raw_trace(gen, trace))
         per_row = row_bytes(self.model.config.get_text_config(), torch.finfo(self._dtype).bits // 8, prompt_tokens,
                             gen.max_new_tokens, trace, shared,

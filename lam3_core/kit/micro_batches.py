@@ -60,6 +60,13 @@ def row_bytes(text_config: Any, element_bytes: int, prompt_tokens: int, new_toke
     return int(SAFETY * total)
 
 
+def shared_prefix_tokens(prompt_tokens: int, prefixes: int, rows: int) -> int:
+    """Per row, the positions of the shared prefixes' cache held beside the rows' own copies while prefix reuse runs;
+    none when there are as many prefixes as rows: nothing is shared, so the rows take the plain path, which holds no
+    prefix cache (one question per image, one answer each)."""
+    return 0 if prefixes >= rows else prompt_tokens * prefixes // rows
+
+
 def free_bytes(device: Any) -> int | None:
     """Memory this process can still allocate on ``device`` (free, plus what torch holds unused); None off CUDA."""
     torch = sys.modules.get("torch")
