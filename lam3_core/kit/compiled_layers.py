@@ -1,33 +1,30 @@
-"""Compiling the cache-free parts of a model's repeated layers (``compile_layers=true``).
+"""Compiling a model's repeated layers whole (``compile_layers=true``).
 
-In transformers' eager layers the norms and activations run as separate kernels beside the matrix
-products: an RMSNorm is six passes over the hidden states (to float32, square, mean, scale, back
-to bf16, weight), the MLP's activation two. In a LLaVA-1.5-7B prefix prefill on an H200 the
-elementwise kernels took 120 of 560 ms (docs/performance.md). torch.compile fuses each into one
-pass: Llama Guard 2 scored 1.08x faster through ``lam3 judge``.
+In transformers' eager layers the norms, rotary embeddings and activations run as separate kernels beside the matrix
+products: an RMSNorm is six passes over the hidden states (to float32, square, mean, scale, back to bf16, weight),
+rotary embeddings a concatenation and four more. In a LLaVA-1.5-7B prefix prefill on an H200 the elementwise kernels
+and copies took 197 of 560 ms (docs/performance.md). torch.compile fuses them with the matrix products around them.
 
-Only the parts of a layer that do not touch the KV cache are compiled (Llama's norms and MLP, not
-its attention). A whole layer cannot share one compiled graph with the others: it indexes the
-cache with its own layer number, so torch.compile specialised a graph per layer, stopped at its
-limit of 8 and left the other layers eager (measured on the H200). The cache-free parts are the
-same code with the same constants in every layer: one graph per kind of part serves the whole
-stack, with dynamic shapes, so compiling takes seconds once per process (a step of one token
-compiles once more). ``check_compiler`` tells before a run whether torch.compile works on the
-device at all. Imports torch inside functions.
+Every layer of a stack runs the same code with the same constants, so one compiled graph serves all of them, with
+dynamic shapes: compiling takes seconds once per process, and once more for each kind of call (a prefill, a step of one
+token, a first call into an empty cache). What would stop the sharing is the KV cache: a layer finds its own entry
+by indexing the cache's list of layers with its layer number, and torch.compile specialises a graph on such an index
+(measured on the H200: it stopped at its limit of 8 per-layer graphs and left the other layers eager). So each layer is
+handed a ``LayerCache``, its own entry of the cache behind the cache's interface, built outside the compiled code.
+``check_compiler`` tells before a run whether torch.compile works on the device at all. Imports torch inside functions.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
 
 _FIX = "Install what torch.compile needs (a C++ compiler on the CPU, Triton on the GPU), or drop compile_layers."
 
-CACHE_PARAMETERS = ("past_key_value", "past_key_values", "cache", "layer_past", "cache_position")
-"""Arguments through which a module's forward reaches the KV cache: modules taking one are left eager."""
+CACHE_ARGUMENTS = ("past_key_values", "past_key_value")
+"""The keyword arguments through which a layer's forward receives the KV cache."""
 
 
 def repeated_layers(model: Any) -> Any:
@@ -41,7 +38,7 @@ def repeated_layers(model: Any) -> Any:
         decoder = None
     layers = getattr(decoder, "layers", None)
     if isinstance(layers, torch.nn.ModuleList) and len(layers):
-        return layers  # (Mllama's mixes self- and cross-attention layers: each kind of part compiles once)
+        return layers  # (Mllama's mixes self- and cross-attention layers: each kind compiles once)
     stacks = [module for module in model.modules() if isinstance(module, torch.nn.ModuleList) and len(module)
               and len({type(block) for block in module}) == 1]
     if not stacks:
@@ -50,26 +47,58 @@ def repeated_layers(model: Any) -> Any:
     return max(stacks, key=lambda s: (len(s), sum(p.numel() for p in s.parameters())))
 
 
-def cache_free_parts(layer: Any) -> list:
-    """The direct children of ``layer`` whose forward takes no cache argument (``CACHE_PARAMETERS``)."""
-    return [child for child in layer.children()
-            if not set(inspect.signature(child.forward).parameters) & set(CACHE_PARAMETERS)]
-
-
 def compile_layers(model: Any) -> int:
-    """Compile, in place and with dynamic shapes, the cache-free parts of every one of ``repeated_layers(model)``;
-    returns how many modules were compiled (a ``UsageError`` when none qualifies). torch.compile works when a part is
-    first called: if it cannot (no C++ compiler on the CPU, no Triton on the GPU), that call raises a ``UsageError``,
-    which stops the run instead of failing every record one by one."""
+    """Compile, in place and with dynamic shapes, every one of ``repeated_layers(model)`` whole; returns how many.
+    Each layer is called with its own ``LayerCache``. torch.compile works when a layer is first called: if it cannot
+    (no C++ compiler on the CPU, no Triton on the GPU), that call raises a ``UsageError``, which stops the run instead
+    of failing every record one by one."""
+    layers = repeated_layers(model)
+    for position, layer in enumerate(layers):
+        layer.forward = _compiled_layer(layer, _layer_number(layer, position))
+    return len(layers)
+
+
+class LayerCache:
+    """One layer's entry of a transformers ``Cache``, behind the cache's interface: ``update`` writes to this entry
+    whatever layer number it is given, so the compiled code never indexes the cache's list of layers. Anything else is
+    read from the whole cache."""
+
+    def __init__(self, cache: Any, number: int):
+        if getattr(cache, "layer_class_to_replicate", None) is not None:  # as Cache.update adds its entries lazily
+            while len(cache.layers) <= number:
+                cache.layers.append(cache.layer_class_to_replicate())
+        self.entry = cache.layers[number]
+        self.cache = cache
+
+    def update(self, key_states: Any, value_states: Any, layer_idx: int, *args: Any, **kwargs: Any) -> Any:
+        return self.entry.update(key_states, value_states, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+
+def _layer_number(layer: Any, position: int) -> int:
+    """The layer number the layer's attention indexes the cache with (its ``layer_idx``), else its position."""
+    numbers = {module.layer_idx for module in layer.modules() if isinstance(getattr(module, "layer_idx", None), int)}
+    return numbers.pop() if len(numbers) == 1 else position
+
+
+def _compiled_layer(layer: Any, number: int) -> Any:
+    """``layer.forward`` compiled, taking a ``LayerCache`` where it is given a cache that has per-layer entries (one
+    that offloads to the CPU, or has no entries, is passed on as it is)."""
     import torch
 
-    parts = [part for layer in repeated_layers(model) for part in cache_free_parts(layer)]
-    if not parts:
-        raise UsageError(f"compile_layers=true: every part of {type(model).__name__}'s layers reads the KV cache, "
-                         "so nothing can be compiled once for all of them.", "Drop compile_layers for this model.")
-    for part in parts:
-        part.forward = _refusing_compile_failures(torch.compile(part.forward, dynamic=True), type(part).__name__)
-    return len(parts)
+    compiled = _refusing_compile_failures(torch.compile(layer.forward, dynamic=True), type(layer).__name__)
+
+    @functools.wraps(compiled)
+    def forward(*args, **kwargs):
+        for name in CACHE_ARGUMENTS:
+            cache = kwargs.get(name)
+            if hasattr(cache, "layers") and not getattr(cache, "offloading", False):
+                kwargs[name] = LayerCache(cache, number)
+        return compiled(*args, **kwargs)
+
+    return forward
 
 
 def check_compiler(device: str) -> None:

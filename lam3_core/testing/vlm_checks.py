@@ -425,25 +425,20 @@ class VLMPluginChecks:
         assert auto._decode_cache(short, False) == "dynamic"
 
     def test_compiled_layers_give_the_eager_answers(self, vlm_class, vlm_dir, pope_samples):
-        import inspect
-
         import torch
         from torch._dynamo.utils import counters
 
-        from lam3_core.kit.compiled_layers import CACHE_PARAMETERS, is_compiled, repeated_layers
+        from lam3_core.kit.compiled_layers import is_compiled, repeated_layers
 
         expected = self._greedy(vlm_class(path=str(vlm_dir), decode_cache="static"), pope_samples, 5)
         model = vlm_class(path=str(vlm_dir), decode_cache="static", compile_layers=True)
         torch._dynamo.reset()  # graphs compiled earlier in the process for these classes would be reused
         counters.clear()
         self._assert_same(self._greedy(model, pope_samples, 5), expected)
-        # each kind of part compiled for prefills and for one-token steps (and the image prefix), never per layer
+        layers = repeated_layers(model.model)
+        assert len(layers) > 1 and all(is_compiled(layer) for layer in layers)
+        # one graph per kind of call (image prefix, questions, one-token steps), shared by every layer
         assert 0 < counters["stats"]["unique_graphs"] <= 6
-        for layer in repeated_layers(model.model):
-            compiled = [part for part in layer.children() if is_compiled(part)]
-            eager = [part for part in layer.children() if not is_compiled(part)]
-            assert compiled and eager  # the norms and the MLP; not the attention, which reads the cache
-            assert all(set(inspect.signature(part.forward).parameters) & set(CACHE_PARAMETERS) for part in eager)
         assert model.info()["compile_layers"] is True and model.rows_by_path["static_decode"] == len(pope_samples)
         assert "compile_layers" not in vlm_class(path=str(vlm_dir)).info()  # off: the recorded settings as before
 
