@@ -7,6 +7,7 @@ same inputs and weights:
 
 * lam3 with its defaults (``decode_cache=auto``: a static cache and a compiled decoding step on a GPU);
 * lam3 with ``decode_cache=dynamic`` (transformers' default cache) and ``decode_cache=static`` (eager);
+* lam3 with ``compile_layers=true`` (a second copy of the weights; layers compiled, decoding from a static cache);
 * the hand-written loop at the same batch size (64: the whole workload in one batch);
 * per decoding step of one batch of the hand-written loop, each candidate for the old gap between the
   plugin and a plain loop on its own: nothing extra; ``return_dict_in_generate``; ``output_logits``
@@ -31,6 +32,7 @@ from vlm_bench import (
     decode_step_ablation,
     phases,
     run_lam3,
+    run_lam3_compiled,
     runner,
     samples_of,
     say,
@@ -79,6 +81,9 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
         variants.append(run_lam3(model, dataset, workdir, f"lam3 decode_cache={cache}", gen, warm_up=False))
         say(f"  lam3 decode_cache={cache}: {n / variants[-1].seconds:.2f} samples/s")
     model.decode_cache = "auto"
+    variants.append(run_lam3_compiled(model, dataset, workdir, gen))
+    say(f"  lam3 compile_layers=true (static decoding): {n / variants[-1].seconds:.2f} samples/s "
+        f"(first call, compiling: {variants[-1].extra['warm_up_s']:.1f} s)")
     hand = timed_hand_loop(model, samples, batch, new_tokens)
     say(f"  hand loop at {batch}: {n / hand['seconds']:.2f} samples/s")
     stops = [*model._stop_ids, model.processor.tokenizer.pad_token_id]

@@ -7,6 +7,7 @@ path is timed). Runs, on the same inputs and weights:
 * lam3's command path, ``api.generate`` with ``samples=5``: per prompt the traced greedy answer and 5
   sampled answers from one ``generate_with_samples`` call (the image prefix prefilled once per image, each
   prompt once for its 6 answers, which decode together);
+* the command path again on a second copy of the weights loaded with ``compile_layers=true``;
 * the model's ``sample(prompts, 5)`` alone (the samples without the greedy answer), and the same with
   ``prefix_reuse=false`` (every row prefilled, as ``num_return_sequences`` does);
 * the hand-written loop at the same rows per forward pass: processor + ``generate(do_sample=True,
@@ -36,6 +37,7 @@ from vlm_bench import (
     hand_loop,
     lam3_phases,
     run_lam3,
+    run_lam3_compiled,
     runner,
     samples_of,
     say,
@@ -79,6 +81,9 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     greedy_batch = prompts_per_pass
     say(f"  lam3 --samples {k}: {n / lam3.seconds:.2f} prompts/s, micro-batches of {prompts_per_pass} prompts x "
         f"{k + 1} (greedy and samples)")
+    compiled = run_lam3_compiled(model, dataset, workdir, gen, samples=k)
+    say(f"  lam3 --samples {k}, compile_layers=true: {n / compiled.seconds:.2f} prompts/s "
+        f"(first call, compiling: {compiled.extra['warm_up_s']:.1f} s)")
     sample_gen = GenConfig(**gen, do_sample=True, seed=0)
     shared = _timed_sample(model, samples, k, sample_gen)
     model.prefix_reuse = False
@@ -111,8 +116,8 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
                 "prompts_per_s": round(n / seconds, 2), "peak_gib": peak_gib}
 
     lam3_row = lam3.row(n, "prompts")
-    runs = [lam3_row, row(f"lam3 sample(prompts, {k})", shared), row(f"lam3 sample(prompts, {k}), prefix_reuse=false",
-                                                                       unshared),
+    runs = [lam3_row, compiled.row(n, "prompts"), row(f"lam3 sample(prompts, {k})", shared),
+            row(f"lam3 sample(prompts, {k}), prefix_reuse=false", unshared),
             row(f"lam3 sample(prompts, 1) called {k} times (answers drawn one at a time)", one_at_a_time),
             row(f"hand loop: generate(num_return_sequences={k}), {hand_batch} prompts per batch", sampled, peak),
             row(f"hand loop: greedy (batch {greedy_batch}) + {k} sampled, same work as --samples", greedy + sampled)]
@@ -124,6 +129,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
             "lam3 sample() prefix reuse / without": round(unshared / shared, 2),
             f"lam3 sample(prompts, {k}) / {k} answers drawn one at a time": round(one_at_a_time / shared, 2),
             f"lam3 --samples {k} / target {TARGET:g} prompts/s": round(n / lam3.seconds / TARGET, 2),
+            f"lam3 --samples {k} compile_layers=true / defaults": round(lam3.seconds / compiled.seconds, 2),
         },
         "agreement": {"lam3 greedy answers vs hand loop": agreement(lam3.records, greedy_answers)},
         "phases_lam3": lam3_phases(model, dataset, workdir, gen, samples=k),

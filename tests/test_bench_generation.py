@@ -41,8 +41,10 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
         assert all(r["seconds"] > 0 for r in result["runs"])
         assert (tmp_path / f"bench_{result['workload']}_tiny.json").is_file()
     lam3_pope = pope["runs"][0]
-    [compiled] = [r for r in pope["runs"] if r["path"] == "lam3 compile_layers=true"]
-    assert compiled["warm_up_s"] > 0 and "lam3 compile_layers=true vs hand loop" in pope["agreement"]
+    for result in results.values():  # each workload also on a copy of the weights with compiled layers
+        [compiled] = [r for r in result["runs"] if r["path"] == "lam3 compile_layers=true"]
+        assert compiled["warm_up_s"] > 0
+    assert {"lam3 compile_layers=true vs hand loop"} <= set(pope["agreement"]) & set(jailbreak["agreement"])
     assert lam3_pope["rows_by_path"]["prefix_prefills"] < lam3_pope["rows_by_path"]["prefix_reuse"]
     assert set(jailbreak["decode_step_ms_hand_loop"]) == {"plain", "return_dict_in_generate",
                                                           "output_logits (traced)", "two stop ids",
