@@ -99,6 +99,20 @@ def test_batched_scores_equal_one_by_one(shieldgemma_dir, images):
         assert list(b.categories.values()) == pytest.approx(list(a.categories.values()), abs=1e-6)
 
 
+def test_compiled_layers_give_the_eager_scores(shieldgemma_dir, images):
+    """``compile_layers=true`` on Gemma 3's layers, whose sliding-window and global layers differ."""
+    from lam3_core.kit.compiled_layers import is_compiled, repeated_layers
+
+    items = [JudgeItem("q", "r", images=[images["red"], images["figstep"]]),
+             JudgeItem("q", "r", images=[images["green"]])]
+    eager = ShieldGemma2Judge(path=str(shieldgemma_dir)).score(items)
+    judge = ShieldGemma2Judge(path=str(shieldgemma_dir), compile_layers=True)
+    compiled = judge.score(items)
+    assert all(is_compiled(layer) for layer in repeated_layers(judge._model))
+    for c, e in zip(compiled, eager):
+        assert list(c.categories.values()) == pytest.approx(list(e.categories.values()), abs=1e-5)
+
+
 def test_items_without_a_readable_image_fail_alone(shieldgemma_dir, images):
     items = [JudgeItem("q", "r"), JudgeItem("q", "r", images=[images["red"], images["missing"]]),
              JudgeItem("q", "r", images=[images["corrupt"]]), JudgeItem("q", "r", images=[images["green"]])]
