@@ -7,7 +7,8 @@ each path is timed). Runs, on the same inputs and weights:
 * lam3 with its defaults (micro-batches from free memory, image-prefix reuse, prefetching);
 * lam3 with ``prefix_reuse=false``, and lam3 capped at ``batch_size=64``;
 * lam3 with ``compile_layers=true`` (a second copy of the weights, loaded so; its untimed first call
-  pays the compiling, and its seconds are recorded as ``warm_up_s``);
+  pays the compiling, and its seconds are recorded as ``warm_up_s``; one more, instrumented run of it
+  records where its time goes as ``phases_lam3`` in its row);
 * the hand-written loop at the rows per micro-batch lam3 chose, and at 64.
 
 Prints the GPU, samples/s of each, the ratios lam3 / hand loop at the same batch size and lam3 /
@@ -81,7 +82,7 @@ def run(model, args: argparse.Namespace, workdir: Path) -> dict:
     at_other = same if other == batch else timed_hand_loop(model, samples, other, new_tokens)
     phases_lam3 = lam3_phases(model, dataset, workdir, gen)
     phases_hand = phases(model, samples, other, decode_steps=8)
-    compiled = run_lam3_compiled(model, dataset, workdir, gen)
+    compiled = run_lam3_compiled(model, dataset, workdir, gen, with_phases=True)
     say(f"  lam3 compile_layers=true: {n / compiled.seconds:.2f} samples/s "
         f"(first call, compiling: {compiled.extra['warm_up_s']:.1f} s)")
     runs = [lam3.row(n, "samples"), no_reuse.row(n, "samples"), capped.row(n, "samples"), compiled.row(n, "samples"),

@@ -214,13 +214,17 @@ def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples
 
 
 def run_lam3_compiled(model, dataset: Path, workdir: Path, gen: dict, samples: int = 0,
-                      sample_gen: dict | None = None) -> Lam3Run:
+                      sample_gen: dict | None = None, with_phases: bool = False) -> Lam3Run:
     """``run_lam3`` on a second copy of ``model``'s weights loaded with ``compile_layers=true`` (the plugin compiles
-    its layers at load); the warm-up call, which pays the compiling, is recorded as ``warm_up_s``. The copy is
-    released afterwards, so ``model`` stays as it was for the workloads that follow."""
+    its layers at load); the warm-up call, which pays the compiling, is recorded as ``warm_up_s``, and with
+    ``with_phases`` one more, instrumented call as ``phases_lam3`` (``lam3_phases``). The copy is released
+    afterwards, so ``model`` stays as it was for the workloads that follow."""
     compiled = load_model(Path(model.load_args.path), compile_layers=True)
     try:
-        return run_lam3(compiled, dataset, workdir, "lam3 compile_layers=true", gen, samples, sample_gen)
+        run = run_lam3(compiled, dataset, workdir, "lam3 compile_layers=true", gen, samples, sample_gen)
+        if with_phases:
+            run.extra["phases_lam3"] = lam3_phases(compiled, dataset, workdir, gen, samples)
+        return run
     finally:
         release(compiled)
 

@@ -52,8 +52,9 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
     assert set(pope["phases_hand_loop"]) == {"batch", "prompt_tokens", "preprocessing_s", "prefill_s",
                                              "decode_step_ms"}
     assert sampling["runs"][0]["micro_batches"]["generate_with_samples"]["answers_per_prompt"] == 6
-    for result, shared_question in ((pope, False), (sampling, True)):  # where lam3's time goes, one instrumented run
-        timed = result["phases_lam3"]
+    [pope_compiled] = [r for r in pope["runs"] if r["path"] == "lam3 compile_layers=true"]
+    for timed, shared_question in ((pope["phases_lam3"], False), (sampling["phases_lam3"], True),
+                                   (pope_compiled["phases_lam3"], False)):  # where lam3's time goes
         assert {"image-prefix prefill (vision tower and prefix)", "prefix-cache copies to the rows",
                 "generate: decoding steps", "waiting for a micro-batch's preparation (CPU)"} <= set(timed["phases"])
         assert ("question prefill shared by the K answers" in timed["phases"]) == shared_question
