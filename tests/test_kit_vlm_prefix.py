@@ -11,6 +11,7 @@ from lam3_core.kit.micro_batches import (
     CPU_ROWS,
     MAX_ROWS,
     SAFETY,
+    equal_micro_batches,
     kv_bytes_per_token,
     row_bytes,
     rows_that_fit,
@@ -126,6 +127,10 @@ def test_kv_cache_and_row_bytes_of_llava_7b():
     assert traced_long > row_bytes(Llama7B, 2, 620, 256, traced=False) + 255 * 32064 * 4
     preallocated = row_bytes(Llama7B, 2, 620, 4, traced=False, cache_tokens=640)  # a static cache's 640 positions
     assert preallocated == int(SAFETY * (512 * 1024 * 640 + prefill + 32064 * 4))
+
+
+def test_micro_batches_are_as_few_and_as_equal_as_the_bound_allows():
+    assert [equal_micro_batches(n, 100) for n in (0, 1, 100, 101, 256)] == [100, 1, 100, 51, 86]
 
 
 def test_a_shared_prefix_counts_only_when_rows_share_it():

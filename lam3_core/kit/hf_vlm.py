@@ -36,7 +36,14 @@ from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
 from lam3_core.kit.inference import inference
-from lam3_core.kit.micro_batches import RowBudget, free_bytes, row_bytes, rows_that_fit, shared_prefix_tokens
+from lam3_core.kit.micro_batches import (
+    RowBudget,
+    equal_micro_batches,
+    free_bytes,
+    row_bytes,
+    rows_that_fit,
+    shared_prefix_tokens,
+)
 from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
 from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
 
@@ -419,7 +426,7 @@ class HFVisionLanguageModel(Model):
             return self._prepare(ordered[start : start + size], k, reuse, gen)
 
         most = max(1, budget.rows // k)
-        per_batch = -(-len(ordered) // -(-len(ordered) // most))  # equal micro-batches
+        per_batch = equal_micro_batches(len(ordered), most)
         self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
         before = Counter(self.rows_by_path)
         try:

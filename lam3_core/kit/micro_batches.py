@@ -90,3 +90,9 @@ def rows_that_fit(free: int | None, per_row: int, prompt_tokens: int, upper_boun
     if upper_bound is not None and upper_bound < budget.rows:
         return RowBudget(upper_bound, "batch_size", budget.free_gib, budget.row_mib, budget.prompt_tokens)
     return budget
+
+
+def equal_micro_batches(prompts: int, most: int) -> int:
+    """Prompts per micro-batch so that ``prompts`` fall into as few micro-batches of at most ``most`` as possible,
+    all of (nearly) the same size."""
+    return -(-prompts // -(-prompts // max(1, most))) if prompts else max(1, most)
