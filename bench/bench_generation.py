@@ -23,7 +23,7 @@ from pathlib import Path
 import bench_jailbreak
 import bench_pope
 import bench_sampling
-from vlm_bench import build_model, elapsed_since, environment, load_model, release, report, say
+from vlm_bench import add_tokenizer_option, build_model, elapsed_since, environment, load_model, release, report, say
 
 WORKLOADS = {"pope": bench_pope, "jailbreak": bench_jailbreak, "sampling": bench_sampling}
 
@@ -37,6 +37,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("real", "tiny"), default="real")
     parser.add_argument("--checkpoint", type=Path, help="A saved model folder to use instead of building one.")
+    add_tokenizer_option(parser)
     parser.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="Run only these workloads.")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="Multiply every workload's size (images, prompts) by this (e.g. 0.25 for a quick look).")
@@ -51,7 +52,7 @@ def main(argv=None) -> dict:
         directory = args.checkpoint
         if directory is None:
             say(f"{elapsed_since(start)} building LLaVA-1.5 ({args.size}) with random weights ...")
-            directory, facts = build_model(args.size, workdir)
+            directory, facts = build_model(args.size, workdir, args.tokenizer)
         model = load_model(directory)
         env = {**environment(model), **facts}
         try:

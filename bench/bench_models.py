@@ -2,10 +2,11 @@
 
 Builds the published architecture (llava-1.5-7b: CLIP ViT-L/14-336 + Llama-7B, vocab 32064;
 idefics2-8b: SigLIP 1152/27 layers/980 px/patch 14 + perceiver with 64 latents + Mistral-7B,
-vocab 32003) in bf16 directly on the GPU, saves it with a locally built processor (tiny BPE
-tokenizer with the real chat template, real-size image preprocessing: 336 px for LLaVA,
-980 px for Idefics2 with splitting off) to local disk, and loads it back through the
-plugin, so every number comes from the plugin's own code path (``path=DIR``). Runs greedy
+vocab 32003) in bf16 directly on the GPU, saves it with a locally built processor (a BPE
+tokenizer trained on English prose, ``english_tokenizer``, with the real chat template;
+real-size image preprocessing: 336 px for LLaVA, 980 px for Idefics2 with splitting off) to
+local disk, and loads it back through the plugin, so every number comes from the plugin's own
+code path (``path=DIR``). Runs greedy
 generation with a fixed number of new tokens (min_new_tokens = max_new_tokens, so random
 weights cannot stop early), each run warmed up once at its own shapes and then timed
 ``--repeats`` times (median), and reports samples/s and peak GPU memory, as ratios against
@@ -32,7 +33,11 @@ from pathlib import Path
 import torch
 
 from lam3_core import GenConfig, Sample
+from lam3_core.testing.tinymodels import DEFAULT_CORPUS, build_bpe_tokenizer
 from lam3_core.testing.tinyvlm import (
+    IDEFICS2_CHAT_TEMPLATE,
+    IDEFICS2_SPECIALS,
+    LLAVA_CHAT_TEMPLATE,
     idefics2_processor,
     llava_processor,
     tiny_idefics2_config,
@@ -47,7 +52,23 @@ PROMPTS = (
 )
 
 
-def llava_setup(size: str):
+TOKENIZERS = ("english", "test")
+"""The real-size tokenizers: ``english`` (``english_tokenizer``, the default) or ``test`` (the test suite's
+400-token BPE, which splits most words and made every prompt longer than with the real checkpoints)."""
+
+
+def english_tokenizer(chat_template: str, specials: tuple[str, ...] = ()):
+    """A byte-level BPE trained on English prose (the topics of Python's own documentation, shipped with every
+    Python), as large as that text allows (~9,000 tokens): common words are one token each, as in the 32,000-token
+    vocabularies of Llama-2 and Mistral, so prompts are as long as with the real checkpoints (POPE's "Is there a
+    dog in the image?" with its instruction and the template: 31 tokens beside the image's 576)."""
+    import pydoc_data.topics
+
+    return build_bpe_tokenizer(corpus=[*DEFAULT_CORPUS, *pydoc_data.topics.topics.values()], specials=specials,
+                               vocab_size=32000, chat_template=chat_template)
+
+
+def llava_setup(size: str, tokenizer: str = "english"):
     """(plugin class, processor, config) for LLaVA-1.5 at ``size``."""
     from lam3_models_llava.model import LlavaModel
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
@@ -55,7 +76,9 @@ def llava_setup(size: str):
     if size == "tiny":
         processor = llava_processor()
         return LlavaModel, processor, tiny_llava_config(processor.tokenizer)
-    processor = llava_processor(image_size=336, patch_size=14)
+    english = tokenizer == "english"
+    processor = llava_processor(image_size=336, patch_size=14,
+                                tokenizer=english_tokenizer(LLAVA_CHAT_TEMPLATE) if english else None)
     tok = processor.tokenizer
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
@@ -70,7 +93,7 @@ def llava_setup(size: str):
     return LlavaModel, processor, config
 
 
-def idefics2_setup(size: str):
+def idefics2_setup(size: str, tokenizer: str = "english"):
     """(plugin class, processor, config) for Idefics2 at ``size``."""
     from lam3_models_idefics2.model import Idefics2Model
     from transformers import Idefics2Config, MistralConfig
@@ -78,7 +101,11 @@ def idefics2_setup(size: str):
     if size == "tiny":
         processor = idefics2_processor()
         return Idefics2Model, processor, tiny_idefics2_config(processor.tokenizer, processor.image_token_id)
-    processor = idefics2_processor(longest_edge=980, shortest_edge=378, image_seq_len=64)
+    english = tokenizer == "english"
+    processor = idefics2_processor(
+        longest_edge=980, shortest_edge=378, image_seq_len=64,
+        tokenizer=english_tokenizer(IDEFICS2_CHAT_TEMPLATE, IDEFICS2_SPECIALS) if english else None,
+    )
     tok = processor.tokenizer
     config = Idefics2Config(
         vision_config=dict(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,

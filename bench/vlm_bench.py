@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_models import free_memory, llava_setup, save_random_checkpoint
+from bench_models import TOKENIZERS, free_memory, llava_setup, save_random_checkpoint
 from phase_timers import PhaseTimers, print_phases
 
 from lam3_core import RunConfig, Sample
@@ -106,14 +106,16 @@ def kept_model_class():
     return KeptLlava
 
 
-def build_model(size: str, workdir: Path) -> tuple[Path, dict]:
+def build_model(size: str, workdir: Path, tokenizer: str = "english") -> tuple[Path, dict]:
     """Save LLaVA-1.5 (real size or tiny) with random weights under ``workdir``; (folder, build facts)."""
-    _, processor, config = llava_setup(size)
+    _, processor, config = llava_setup(size, tokenizer)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     directory = workdir / "llava15"
     start = time.perf_counter()
     params = save_random_checkpoint(config, processor, directory, device)
-    return directory, {"params": params, "build_and_save_s": round(time.perf_counter() - start, 1)}
+    return directory, {"params": params, "build_and_save_s": round(time.perf_counter() - start, 1),
+                       "tokenizer": "the test suite's 400-token BPE" if size == "tiny" or tokenizer == "test" else
+                       f"BPE trained on English prose, {len(processor.tokenizer)} tokens"}
 
 
 def load_model(directory: Path, **args):
@@ -362,6 +364,23 @@ def decode_step_ablation(model, samples: Sequence[Sample], batch: int, steps: in
     return results
 
 
+def read_bandwidth(gib: float = 16.0, repeats: int = 5) -> float | None:
+    """Bytes per second this GPU reads from its memory: the median of ``repeats`` sums over ``gib`` GiB of bf16 after
+    a warm-up (a read-bound kernel, what each decoding step mostly is); None on the CPU."""
+    if not torch.cuda.is_available():
+        return None
+    data = torch.ones(int(gib * 2**30) // 2, dtype=torch.bfloat16, device="cuda")
+    data.sum()
+    times = []
+    for _ in range(repeats):
+        start = synced()
+        data.sum()
+        times.append(synced() - start)
+    del data
+    torch.cuda.empty_cache()
+    return gib * 2**30 / statistics.median(times)
+
+
 def report(name: str, size: str, env: dict, result: dict, out: Path) -> dict:
     """Write ``<name>_<size>.json`` under ``out`` and print the workload's table and ratios."""
     out.mkdir(parents=True, exist_ok=True)
@@ -396,6 +415,12 @@ def elapsed_since(start: float) -> str:
     return f"[{time.perf_counter() - start:.0f}s]"
 
 
+def add_tokenizer_option(parser) -> None:
+    parser.add_argument("--tokenizer", choices=TOKENIZERS, default="english",
+                        help="The real-size model's tokenizer: trained on English prose (prompts as long as with "
+                             "Llama-2's) or the test suite's 400-token one (longer prompts, as before) [english].")
+
+
 def runner(run: Callable, argv: Sequence[str] | None, name: str, description: str, defaults: dict) -> dict:
     """The command line of one workload script: build (or reuse) the model, load it, run the workload, report."""
     import argparse
@@ -404,6 +429,7 @@ def runner(run: Callable, argv: Sequence[str] | None, name: str, description: st
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--size", choices=("real", "tiny"), default="real")
     parser.add_argument("--checkpoint", type=Path, help="A saved model folder to use instead of building one.")
+    add_tokenizer_option(parser)
     parser.add_argument("--out", type=Path, default=Path("bench-out"))
     for option, (kind, value, text) in defaults.items():
         parser.add_argument(option, type=kind, default=value, help=text)
@@ -414,7 +440,7 @@ def runner(run: Callable, argv: Sequence[str] | None, name: str, description: st
         directory = args.checkpoint
         if directory is None:
             say(f"building LLaVA-1.5 ({args.size}) with random weights ...")
-            directory, facts = build_model(args.size, workdir)
+            directory, facts = build_model(args.size, workdir, args.tokenizer)
         model = load_model(directory)
         try:
             result = run(model, args, workdir)

@@ -49,6 +49,11 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
     assert set(jailbreak["decode_step_ms_hand_loop"]) == {"plain", "return_dict_in_generate",
                                                           "output_logits (traced)", "two stop ids",
                                                           "static cache, eager"}
+    bound = jailbreak["decode_bound"]  # what bounds decoding: the bytes per step against lam3's step time
+    assert bound["cache_length"] >= bound["prompt_tokens"] + 4 and bound["weights_gb"] > 0
+    assert bound["bytes_per_step_gb"] >= bound["bytes_per_step_filled_only_gb"] > bound["weights_gb"]
+    [prefill] = [r for r in jailbreak["runs"] if "1 new token" in r["path"]]
+    assert bound["lam3_prefill_s"] == pytest.approx(prefill["seconds"], abs=1e-3)
     assert set(pope["phases_hand_loop"]) == {"batch", "prompt_tokens", "preprocessing_s", "prefill_s",
                                              "decode_step_ms"}
     assert sampling["runs"][0]["micro_batches"]["generate_with_samples"]["answers_per_prompt"] == 6
