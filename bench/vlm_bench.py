@@ -185,7 +185,8 @@ class Lam3Run:
                 f"{unit}_per_s": round(units / self.seconds, 2), "model_seconds": round(self.model_seconds, 3),
                 "pipeline_overhead_s": round(self.seconds - self.model_seconds, 3), "peak_gib": self.peak_gib,
                 "micro_batches": self.info.get("micro_batches"), "rows_by_path": self.info.get("rows_by_path"),
-                "batch_backoffs": self.info.get("batch_backoffs"), **self.extra}
+                "batch_backoffs": self.info.get("batch_backoffs"),
+                "prepared_during_previous_call": self.info.get("prepared_during_previous_call"), **self.extra}
 
 
 def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples: int = 0,
@@ -200,6 +201,7 @@ def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples
         out = workdir / f"run-{label.replace(' ', '_')}-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
         model.rows_by_path.clear()
+        model.prepared_ahead.clear()
         model.backoffs.clear()  # the run's meta.json records this call's back-offs only
         model.model_seconds = 0.0
         if torch.cuda.is_available():

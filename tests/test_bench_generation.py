@@ -70,6 +70,23 @@ def test_the_driver_runs_every_workload_on_one_model(bench, tmp_path, capsys):
     assert "where lam3's time goes (one instrumented run" in printed
 
 
+def test_a_whole_run_has_the_next_call_prepared_during_the_current_one(bench, tmp_path, monkeypatch):
+    import bench_pope_run
+
+    import lam3_core.run.config
+
+    monkeypatch.setattr(lam3_core.run.config, "RECORDS_PER_CALL", 2)  # 6 samples: three calls of two
+    result = bench_pope_run.main(["--size", "tiny", "--checkpoint", str(bench), "--images", "3", "--questions", "2",
+                                  "--new-tokens", "2", "--out", str(tmp_path)])["result"]
+    defaults, ignored, compiled = result["runs"]
+    assert defaults["prepared_during_previous_call"] == compiled["prepared_during_previous_call"] == {"used": 2}
+    assert ignored["prepared_during_previous_call"] == {}  # the hint ignored, as by a model without it
+    assert set(result["ratios"]) == {"lam3 defaults / the next call not prepared ahead",
+                                     "lam3 defaults / target 150 samples/s", "lam3 compile_layers=true / defaults",
+                                     "lam3 compile_layers=true / target 150 samples/s"}
+    assert (tmp_path / "bench_pope_run_tiny.json").is_file()
+
+
 @pytest.mark.parametrize("script,options", [
     ("bench_pope", ["--images", "2", "--questions", "2", "--new-tokens", "2", "--compare-batch", "2"]),
     ("bench_jailbreak", ["--prompts", "2", "--new-tokens", "3", "--ablation-steps", "2"]),

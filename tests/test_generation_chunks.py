@@ -3,7 +3,9 @@ flushed as soon as it is done; attacks get --batch-size samples per call (8 when
 
 from __future__ import annotations
 
-from lam3_core import Sample, hookimpl
+import pytest
+
+from lam3_core import Completion, Sample, hookimpl
 from lam3_core.run.config import RECORDS_PER_CALL, SAMPLES_PER_ATTACK_CALL, RunConfig
 from lam3_core.testing import FakeJudge, FakeModel, plugin_providing
 
@@ -53,6 +55,41 @@ def test_batch_size_bounds_what_the_model_and_the_judges_get_per_call(lam3_run):
     assert calls == written == [64] * 4 + [N - 256]
     assert judged == [64] * 4 + [N - 256]
     assert result.meta["config"]["batch_size"] == 64
+
+
+class AnnouncedModel(FakeModel):
+    """Records, in call order, each call and each announcement of the call after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.events: list[tuple[str, list[str]]] = []
+
+    def prepare_next(self, samples, gen_config, k=0, sample_config=None):
+        self.events.append(("next", [s.id for s in samples], k, sample_config is not None))
+
+    def generate(self, samples, gen_config, trace=False):
+        self.events.append(("generate", [s.id for s in samples]))
+        return super().generate(samples, gen_config, trace)
+
+    def sample(self, samples, k, gen_config):
+        return [[Completion(text=f"draw {i}", token_logprobs=[-1.0]) for i in range(k)] for _ in samples]
+
+    def generate_with_samples(self, samples, k, gen_config, sample_config):
+        self.events.append(("generate_with_samples", [s.id for s in samples]))
+        return list(zip(FakeModel.generate(self, samples, gen_config, True), self.sample(samples, k, sample_config)))
+
+
+@pytest.mark.parametrize("k, call", [(0, "generate"), (2, "generate_with_samples")])
+def test_before_each_call_the_model_is_told_which_chunk_follows(lam3_run, k, call):
+    ids = [f"s{i:03d}" for i in range(N)]
+    model = AnnouncedModel()
+    plugin = plugin_providing(models={"announced": lambda: model},
+                              datasets={"many": lambda: [Sample(i, f"question {i}") for i in ids]})
+    result = lam3_run("generate", "--model", "announced", "--dataset", "many", "--batch-size", "128",
+                      *(("--samples", str(k)) if k else ()), plugins=[("announced", plugin)])
+    assert result.exit_code == 0, result.output
+    assert model.events == [("next", ids[128:256], k, bool(k)), (call, ids[:128]),
+                            ("next", ids[256:], k, bool(k)), (call, ids[128:256]), (call, ids[256:])]
 
 
 def test_the_defaults_apply_only_when_batch_size_is_not_given():

@@ -46,6 +46,19 @@ def test_without_workers_everything_is_prepared_inline():
     assert [thread for *_, thread in log] == [threading.current_thread().name] * 2
 
 
+def test_a_batch_prepared_elsewhere_is_taken_without_preparing_it_again():
+    from concurrent.futures import Future
+
+    log: list = []
+    ready: Future = Future()
+    ready.set_result(["prepared during the previous call"])
+    with Prefetcher(_recording(log), total=4, workers=1, ready={(0, 2): ready}) as prefetcher:
+        assert prefetcher.take(0, 2) == ["prepared during the previous call"]
+        assert prefetcher.take(2, 2) == [2, 3]
+    assert (prefetcher.hits, prefetcher.misses) == (2, 0)
+    assert [(s, n) for s, n, _ in log] == [(2, 2)]
+
+
 def test_an_error_while_preparing_ahead_reaches_the_caller():
     def prepare(start: int, size: int):
         if start == 2:

@@ -41,6 +41,13 @@ class Model(ABC):
         answers = self.generate(samples, gen_config, trace=True)
         return list(zip(answers, self.sample(samples, k, sample_config)))
 
+    def prepare_next(self, samples: Sequence[Sample], gen_config: GenConfig, k: int = 0,
+                     sample_config: GenConfig | None = None) -> None:
+        """A hint, given before a ``generate`` call: the samples and settings of the call after it
+        (``generate_with_samples`` with ``k`` and ``sample_config`` when ``k`` > 0), so that the model can
+        prepare their inputs (decode images, tokenise) while it answers the current ones. Results must not
+        depend on it; ignoring it, the default, is always correct."""
+
     def info(self) -> dict:
         """What meta.json records about this model: id, resolved revision, dtype, device, ..."""
         return {}

@@ -24,6 +24,7 @@ import random
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Unpack
@@ -204,6 +205,10 @@ class HFVisionLanguageModel(Model):
         self._processors: ThreadProcessors | None = None
         self._image_pool: Any = None
         self._static: tuple[tuple[int, int], Any] | None = None
+        self.prepared_ahead: Counter = Counter()  # the next call's first micro-batch: used, or not (mismatched)
+        self._ahead_pool: Any = None
+        self._next: tuple[list[Sample], GenConfig, int, bool] | None = None  # (samples, gen, k, trace)
+        self._ahead: tuple[tuple, Future] | None = None  # (what was prepared, its preparation)
 
     @property
     def model_id(self) -> str:
@@ -249,6 +254,7 @@ class HFVisionLanguageModel(Model):
         self.configure_processor(processor)
         self.processor, self.model = processor, model
         self._image_pool = worker_pool(self.preprocess_workers, "lam3-images")
+        self._ahead_pool = worker_pool(min(1, self.preprocess_workers), "lam3-ahead")
         self._processors = ThreadProcessors(processor, self._image_pool, self.preprocess_workers)
         if self.prefix_reuse:
             from lam3_core.kit.vlm_prefix import cache_api_problem
@@ -283,6 +289,7 @@ class HFVisionLanguageModel(Model):
             "compiled_decode_failure": self.compiled_decode_failure,
             "preprocess_workers": self.preprocess_workers,
             "rows_by_path": dict(self.rows_by_path),
+            "prepared_during_previous_call": dict(self.prepared_ahead),
             "system_prompt": self.system_prompt,
             "logprobs": LOGPROBS_DEFINITION,
             "loaded": self.model is not None,
@@ -308,9 +315,11 @@ class HFVisionLanguageModel(Model):
         return info
 
     def close(self) -> None:
-        if self._image_pool is not None:
-            self._image_pool.shutdown(wait=True, cancel_futures=True)
+        for pool in (self._ahead_pool, self._image_pool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         self.model = self.processor = self._processors = self._static = self._image_pool = None
+        self._ahead_pool = self._next = self._ahead = None
         torch = sys.modules.get("torch")
         if torch is not None and torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -393,15 +402,31 @@ class HFVisionLanguageModel(Model):
         if k < 1:
             raise UsageError(f"k must be >= 1, got {k}.")
         self.check_samples(samples)
+        gen = self._decoding_together(gen_config, sample_config)
+        if gen is None:
+            return super().generate_with_samples(samples, k, gen_config, sample_config)
+        groups = self._answer(samples, gen, k + 1, True, "generate_with_samples", greedy_first=True)
+        return [(group[0], group[1:]) for group in groups]
+
+    def _decoding_together(self, gen_config: GenConfig, sample_config: GenConfig) -> GenConfig | None:
+        """The settings the greedy answer and the samples decode under together, or None when they must not."""
         gen = dataclasses.replace(sample_config, do_sample=True, trace_attentions=False)
         decoding = ("max_new_tokens", "min_new_tokens", "repetition_penalty")
         together = not gen_config.do_sample and not gen_config.trace_attentions and not (
             self.trace_attentions or self.trace_hidden_states) and all(
             getattr(gen_config, name) == getattr(gen, name) for name in decoding)
-        if not together:
-            return super().generate_with_samples(samples, k, gen_config, sample_config)
-        groups = self._answer(samples, gen, k + 1, True, "generate_with_samples", greedy_first=True)
-        return [(group[0], group[1:]) for group in groups]
+        return gen if together else None
+
+    def prepare_next(self, samples: Sequence[Sample], gen_config: GenConfig, k: int = 0,
+                     sample_config: GenConfig | None = None) -> None:
+        """Remembers the next call (``Model.prepare_next``): once the current call's first micro-batch is prepared,
+        a thread of its own prepares the next call's first one, which that call then takes if it asks for exactly
+        those samples and settings (``prepared_during_previous_call`` in info counts both outcomes)."""
+        if k == 0:
+            self._next = (list(samples), gen_config, 1, False)
+            return
+        gen = self._decoding_together(gen_config, sample_config) if sample_config is not None else None
+        self._next = (list(samples), gen, k + 1, True) if gen is not None else None
 
     @staticmethod
     def _length_key(sample: Sample) -> int:
@@ -417,22 +442,28 @@ class HFVisionLanguageModel(Model):
         self.load()
         order = self._order(samples)
         ordered = [samples[i] for i in order]
-        reuse = self.prefix_reuse and not self.prefix_reuse_unavailable and not gen.trace_attentions \
-            and not (trace and (self.trace_attentions or self.trace_hidden_states))
+        reuse = self._reuses_prefixes(gen, trace)
         budget = self._row_budget(ordered, gen, k, trace, reuse)
         seed = gen.seed if gen.seed is not None else random.getrandbits(62)
 
         def prepare(start: int, size: int) -> _Prepared:
             return self._prepare(ordered[start : start + size], k, reuse, gen)
 
-        most = max(1, budget.rows // k)
-        per_batch = equal_micro_batches(len(ordered), most)
+        per_batch = equal_micro_batches(len(ordered), max(1, budget.rows // k))
         self.micro_batches[call] = {**budget.describe(), "answers_per_prompt": k, "prompts_per_micro_batch": per_batch}
         before = Counter(self.rows_by_path)
+
+        def take(prefetcher: Prefetcher, idx: list[int]) -> _Prepared:
+            prepared = prefetcher.take(idx[0], len(idx))
+            if idx[0] == 0:  # the critical first preparation is done: the next call's may start
+                self._prepare_ahead(budget.rows)
+            return prepared
+
         try:
-            with Prefetcher(prepare, len(ordered), self.preprocess_workers) as prefetcher:
+            ready = self._prepared_ahead(ordered[:per_batch], k, reuse, gen)
+            with Prefetcher(prepare, len(ordered), self.preprocess_workers, ready=ready) as prefetcher:
                 answers = run_batched(
-                    lambda idx: self._run(prefetcher.take(idx[0], len(idx)), gen, k, trace, seed, call, greedy_first),
+                    lambda idx: self._run(take(prefetcher, idx), gen, k, trace, seed, call, greedy_first),
                     list(range(len(ordered))), per_batch, backoffs=self.backoffs,
                 )
         finally:
@@ -444,6 +475,37 @@ class HFVisionLanguageModel(Model):
         for position, group in zip(order, answers):
             results[position] = group
         return results
+
+    def _reuses_prefixes(self, gen: GenConfig, trace: bool) -> bool:
+        """Whether a call under ``gen`` (``trace``) prefills shared image prefixes once (``kit.vlm_prefix``)."""
+        return self.prefix_reuse and not self.prefix_reuse_unavailable and not gen.trace_attentions \
+            and not (trace and (self.trace_attentions or self.trace_hidden_states))
+
+    def _prepare_ahead(self, rows: int) -> None:
+        """Start preparing the first micro-batch of the call ``prepare_next`` announced, sized as this call's row
+        budget (``rows``) would size it; a call whose own budget sizes it otherwise prepares its own."""
+        if self._next is None or self._ahead_pool is None:
+            return
+        samples, gen, k, trace = self._next
+        self._next = None
+        ordered = [samples[i] for i in self._order(samples)]
+        first = ordered[: equal_micro_batches(len(ordered), max(1, rows // k))]
+        reuse = self._reuses_prefixes(gen, trace)
+        self._ahead = ((first, k, reuse, gen), self._ahead_pool.submit(self._prepare, first, k, reuse, gen))
+
+    def _prepared_ahead(self, first: list[Sample], k: int, reuse: bool, gen: GenConfig) -> dict | None:
+        """The Prefetcher's ``ready`` entry for this call's first micro-batch when the previous call prepared exactly
+        it (same samples, answers per prompt, prefix reuse and settings); otherwise the preparation is dropped."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        what, future = ahead
+        if what == (first, k, reuse, gen):
+            self.prepared_ahead["used"] += 1
+            return {(0, len(first)): future}
+        future.cancel()
+        self.prepared_ahead["not used"] += 1
+        return None
 
     def _order(self, samples: Sequence[Sample]) -> list[int]:
         """Sample indices, samples that share their images next to each other (so one micro-batch can reuse their

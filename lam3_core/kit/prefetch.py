@@ -47,16 +47,18 @@ def default_workers() -> int:
 class Prefetcher(Generic[T]):
     """``take(start, size)`` returns ``prepare(start, size)`` for items ``[start, start + size)`` of ``total``,
     and starts preparing the ``depth`` batches that follow on ``workers`` threads (0: no threads, inline).
+    ``ready`` holds batches whose preparation was started elsewhere (``Future`` by (start, size)).
 
     Use it as a context manager, so that worker threads are released when the work ends or fails.
     """
 
-    def __init__(self, prepare: Callable[[int, int], T], total: int, workers: int, depth: int = 2):
+    def __init__(self, prepare: Callable[[int, int], T], total: int, workers: int, depth: int = 2,
+                 ready: dict[tuple[int, int], Future] | None = None):
         self._prepare = prepare
         self._total = total
         self._depth = max(1, depth)
         self._pool = worker_pool(workers, "lam3-prefetch")
-        self._pending: dict[tuple[int, int], Future] = {}
+        self._pending: dict[tuple[int, int], Future] = dict(ready or {})  # (start, size): prepared elsewhere
         self.hits = 0
         self.misses = 0
 

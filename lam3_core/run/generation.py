@@ -6,7 +6,8 @@ verdicts made from them. Then it produces only what is missing.
 
 The model is handed a chunk of pending records at a time (``RECORDS_PER_CALL``, or ``--batch-size``
 when given) and splits it into the micro-batches its memory holds; each chunk's records are
-flushed as soon as it is done, so a kill loses at most one chunk.
+flushed as soon as it is done, so a kill loses at most one chunk. Before each call the model is
+told which chunk follows (``Model.prepare_next``), so that it can prepare it during the call.
 """
 
 from __future__ import annotations
@@ -101,6 +102,9 @@ def run_generation(session: RunSession, dataset: LoadedDataset, model: Prepared,
                 for start in range(0, len(todo), chunk):
                     batch = todo[start : start + chunk]
                     sent = [v.sent for _, v in batch]
+                    following = [v.sent for _, v in todo[start + chunk : start + 2 * chunk]]
+                    if following:  # the model may prepare them while it answers this chunk
+                        instance.prepare_next(following, gen_config, cfg.samples, sample_gen)
                     if sample_gen is None:
                         answered = [(c, None) for c in _generate_items(instance, sent, gen_config)]
                     else:

@@ -459,6 +459,34 @@ class VLMPluginChecks:
         self._assert_same(self._greedy(threaded, pope_samples), self._greedy(inline, pope_samples))
         assert threaded.info()["preprocess_workers"] == 3
 
+    def test_the_next_call_prepared_during_this_one_gives_its_own_answers(self, vlm_class, vlm_dir, pope_samples):
+        from lam3_core.interfaces.genconfig import GenConfig
+
+        first, second = pope_samples[:4], pope_samples[4:]
+        expected = self._greedy(vlm_class(path=str(vlm_dir)), second)
+        model = vlm_class(path=str(vlm_dir), preprocess_workers=2)
+        model.prepare_next(second, GenConfig(max_new_tokens=6))
+        self._greedy(model, first)
+        prepared = model._ahead[1]
+        self._assert_same(self._greedy(model, second), expected)
+        assert prepared.done() and model.info()["prepared_during_previous_call"] == {"used": 1}
+        # a call that asks for something else prepares its own inputs: the same answers
+        model.prepare_next(second, GenConfig(max_new_tokens=6))
+        self._greedy(model, first)
+        self._assert_same(self._greedy(model, second[::-1][:3]), self._greedy(vlm_class(path=str(vlm_dir)),
+                                                                               second[::-1][:3]))
+        assert model.info()["prepared_during_previous_call"] == {"used": 1, "not used": 1}
+        # the K samples' call too, where the greedy answer and the samples decode together
+        sample_gen = GenConfig(max_new_tokens=6, do_sample=True, seed=5)
+        together = vlm_class(path=str(vlm_dir)).generate_with_samples(second, 2, GenConfig(max_new_tokens=6),
+                                                                       sample_gen)
+        model.prepare_next(second, GenConfig(max_new_tokens=6), 2, sample_gen)
+        self._greedy(model, first)
+        for (answer, drawn), (same, same_drawn) in zip(
+                model.generate_with_samples(second, 2, GenConfig(max_new_tokens=6), sample_gen), together, strict=True):
+            self._assert_same([answer, *drawn], [same, *same_drawn])
+        assert model.info()["prepared_during_previous_call"]["used"] == 2
+
     def test_each_distinct_image_is_processed_once_per_micro_batch(self, vlm_class, vlm_dir, pope_samples,
                                                                     monkeypatch):
         model = vlm_class(path=str(vlm_dir), preprocess_workers=0)
