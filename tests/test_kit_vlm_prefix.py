@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from lam3_core.kit.images import image_key
 from lam3_core.kit.micro_batches import (
     CPU_ROWS,
     MAX_ROWS,
@@ -17,7 +18,7 @@ from lam3_core.kit.micro_batches import (
     rows_that_fit,
     shared_prefix_tokens,
 )
-from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of, image_key
+from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of
 from lam3_core.kit.vlm_prefix import new_cache, plan_prefixes, positions, split_prompt
 
 IMG, PAD = 9, 0

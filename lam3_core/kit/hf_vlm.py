@@ -36,6 +36,7 @@ from lam3_core.interfaces.records import Completion, Sample
 from lam3_core.kit.arguments import check_number
 from lam3_core.kit.batching import is_out_of_memory, run_batched
 from lam3_core.kit.hf import HFLoadArgs, HFLoadOptions, cached_revision
+from lam3_core.kit.images import image_key
 from lam3_core.kit.inference import inference
 from lam3_core.kit.micro_batches import (
     RowBudget,
@@ -46,7 +47,7 @@ from lam3_core.kit.micro_batches import (
     shared_prefix_tokens,
 )
 from lam3_core.kit.prefetch import Prefetcher, default_workers, worker_pool
-from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, image_key, pinned
+from lam3_core.kit.vlm_inputs import ThreadProcessors, decoded_images, image_inputs_of, pinned
 
 if TYPE_CHECKING:
     from lam3_core.kit.vlm_prefix import PrefixPlan
@@ -460,7 +461,7 @@ class HFVisionLanguageModel(Model):
             return prepared
 
         try:
-            ready = self._prepared_ahead(ordered[:per_batch], k, reuse, gen)
+            ready = self._ready_from_previous_call(ordered[:per_batch], k, reuse, gen)
             with Prefetcher(prepare, len(ordered), self.preprocess_workers, ready=ready) as prefetcher:
                 answers = run_batched(
                     lambda idx: self._run(take(prefetcher, idx), gen, k, trace, seed, call, greedy_first),
@@ -493,7 +494,7 @@ class HFVisionLanguageModel(Model):
         reuse = self._reuses_prefixes(gen, trace)
         self._ahead = ((first, k, reuse, gen), self._ahead_pool.submit(self._prepare, first, k, reuse, gen))
 
-    def _prepared_ahead(self, first: list[Sample], k: int, reuse: bool, gen: GenConfig) -> dict | None:
+    def _ready_from_previous_call(self, first: list[Sample], k: int, reuse: bool, gen: GenConfig) -> dict | None:
         """The Prefetcher's ``ready`` entry for this call's first micro-batch when the previous call prepared exactly
         it (same samples, answers per prompt, prefix reuse and settings); otherwise the preparation is dropped."""
         ahead, self._ahead = self._ahead, None

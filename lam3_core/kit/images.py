@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
+
+
+def image_key(ref: Any) -> Any:
+    """What identifies an image of a sample: its path, or the in-memory object itself."""
+    return ("path", os.fspath(ref)) if isinstance(ref, (str, os.PathLike)) else ("object", id(ref))
 
 
 def load_image(ref: Any):

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from lam3_core.interfaces.errors import UsageError
-from lam3_core.kit.images import load_image
-
-
-def image_key(ref: Any) -> Any:
-    """What identifies an image of a sample: its path, or the in-memory object itself."""
-    return ("path", os.fspath(ref)) if isinstance(ref, (str, os.PathLike)) else ("object", id(ref))
+from lam3_core.kit.images import image_key, load_image
 
 
 class OncePerImage:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from lam3_core.contract.manager import Plugins
 from lam3_core.interfaces.components import Dataset
 from lam3_core.interfaces.errors import PluginError, UsageError
 from lam3_core.interfaces.records import Sample
-from lam3_core.kit.images import check_image
+from lam3_core.kit.images import check_image, image_key
+from lam3_core.kit.prefetch import worker_pool
 from lam3_core.kit.tabular import SUFFIXES
 from lam3_core.run.config import RunConfig
 from lam3_core.run.fingerprints import dataset_fingerprint, sample_hash
@@ -83,8 +83,8 @@ def check_images(samples: list[Sample], reads_images: bool) -> None:
     first_use: dict = {}  # POPE asks several questions about one image: read each file once
     for sample in samples:
         for image in sample.images:
-            first_use.setdefault(str(image) if isinstance(image, (str, Path)) else id(image), (image, sample))
-    pool = ThreadPoolExecutor(min(8, os.cpu_count() or 1))  # decoding releases the GIL: the cores share the work
+            first_use.setdefault(image_key(image), (image, sample))
+    pool = worker_pool(min(8, os.cpu_count() or 1), "lam3-image-check")  # decoding releases the GIL
     try:
         problems = pool.map(_image_problem, (image for image, _ in first_use.values()))
         for (_, sample), problem in zip(first_use.values(), problems):
