@@ -22,7 +22,9 @@ tiny`` runs the same code on the CPU with the tiny test model: a dry run, so the
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -189,6 +191,52 @@ class Lam3Run:
                 "prepared_during_previous_call": self.info.get("prepared_during_previous_call"), **self.extra}
 
 
+class HostPauses:
+    """What can stall lam3's main thread outside the model during a ``with`` block: Python's cyclic garbage
+    collections (how many per generation, and their seconds: a process that compiled a model holds ~650,000 objects,
+    and a full collection walks them all) and the fsyncs of the run's files (a disk busy writing back a checkpoint can
+    hold one for long)."""
+
+    def __enter__(self) -> HostPauses:
+        self.gc_seconds = self.gc_longest = self.fsync_seconds = self.fsync_longest = 0.0
+        self.by_generation: dict[int, int] = {}
+        self.fsyncs = 0
+        self._start = 0.0
+        self._fsync = os.fsync
+        gc.callbacks.append(self._collection)
+        os.fsync = self._timed_fsync
+        return self
+
+    def _collection(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        pause = time.perf_counter() - self._start
+        self.gc_seconds += pause
+        self.gc_longest = max(self.gc_longest, pause)
+        self.by_generation[info["generation"]] = self.by_generation.get(info["generation"], 0) + 1
+
+    def _timed_fsync(self, fd) -> None:
+        start = time.perf_counter()
+        try:
+            self._fsync(fd)
+        finally:
+            pause = time.perf_counter() - start
+            self.fsyncs += 1
+            self.fsync_seconds += pause
+            self.fsync_longest = max(self.fsync_longest, pause)
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._collection)
+        os.fsync = self._fsync
+
+    def row(self) -> dict:
+        return {"gc_pause_s": round(self.gc_seconds, 3), "gc_longest_s": round(self.gc_longest, 3),
+                "gc_collections": {f"generation {g}": n for g, n in sorted(self.by_generation.items())},
+                "fsyncs": self.fsyncs, "fsync_s": round(self.fsync_seconds, 3),
+                "fsync_longest_s": round(self.fsync_longest, 3)}
+
+
 def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples: int = 0,
              sample_gen: dict | None = None, warm_up: bool = True) -> Lam3Run:
     """``api.generate`` on ``dataset`` with the loaded ``model`` into a fresh run directory: once untimed (warm-up),
@@ -207,14 +255,15 @@ def run_lam3(model, dataset: Path, workdir: Path, label: str, gen: dict, samples
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         start = synced()
-        lam3_generate(RunConfig.from_values({**config, "out": str(out)}), plugins=plugins, argv=["bench"])
-        seconds = synced() - start
+        with HostPauses() as pauses:
+            lam3_generate(RunConfig.from_values({**config, "out": str(out)}), plugins=plugins, argv=["bench"])
+            seconds = synced() - start
         if attempt == "warm-up":
             extra["warm_up_s"] = round(seconds, 2)  # compiling, where the model compiles, is paid here
     meta = json.loads((out / "meta.json").read_text())
     peak = round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None
     return Lam3Run(label, seconds, model.model_seconds, read_jsonl(out / "generations.jsonl"),
-                   meta["model"]["info"], peak, extra)
+                   meta["model"]["info"], peak, {**extra, **pauses.row()})
 
 
 def run_lam3_compiled(model, dataset: Path, workdir: Path, gen: dict, samples: int = 0,
@@ -235,9 +284,11 @@ def run_lam3_compiled(model, dataset: Path, workdir: Path, gen: dict, samples: i
 
 def lam3_phases(model, dataset: Path, workdir: Path, gen: dict, samples: int = 0) -> dict:
     """One more ``run_lam3`` call (after the timed ones, at the same shapes) with lam3's generation phases timed
-    (``phase_timers``): waiting for a micro-batch's preparation, the image-prefix prefill, the question prefill,
-    the prefix-cache copies, and inside ``generate`` the prompt (suffix) prefill and the decoding steps."""
+    (``phase_timers``): the image checks, the row budget, waiting for a micro-batch's preparation, the image-prefix
+    prefill, the question prefill, the prefix-cache copies, the static cache, inside ``generate`` the prompt (suffix)
+    prefill and the decoding steps, and the answers' decoding to text."""
     import lam3_core.kit.vlm_prefix as prefix
+    import lam3_core.run.api as api
     from lam3_core.kit.prefetch import Prefetcher
 
     def forward_phase(*args, **kwargs) -> str:
@@ -251,6 +302,10 @@ def lam3_phases(model, dataset: Path, workdir: Path, gen: dict, samples: int = 0
         timers.wrap(prefix, "prefill_questions", "question prefill shared by the K answers")
         timers.wrap(prefix, "copy_rows", "prefix-cache copies to the rows", inner=True)
         timers.wrap(model.model, "forward", forward_phase)
+        timers.wrap(model, "_row_budget", "row budget (the longest prompt encoded)")
+        timers.wrap(model, "_static_cache", "static cache allocated or reset")
+        timers.wrap(model, "_completion", "answers decoded to text")
+        timers.wrap(api, "check_images", "image checks before the run")
         run = run_lam3(model, dataset, workdir, "lam3 phases", gen, samples=samples, warm_up=False)
     return timers.report(run.seconds)
 
