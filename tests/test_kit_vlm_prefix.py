@@ -18,7 +18,7 @@ from lam3_core.kit.micro_batches import (
     rows_that_fit,
     shared_prefix_tokens,
 )
-from lam3_core.kit.vlm_inputs import OncePerImage, image_inputs_of
+from lam3_core.kit.vlm_inputs import ListsToTensors, OncePerImage, image_inputs_of
 from lam3_core.kit.vlm_prefix import new_cache, plan_prefixes, positions, split_prompt
 
 IMG, PAD = 9, 0
@@ -110,6 +110,33 @@ def test_each_distinct_image_is_processed_once_and_repeated_exactly():
     assert wrapped.size == {"height": 2}
     wrapped([red, blue])
     assert calls == [2, 2, 2]  # nothing repeated: processed as given
+
+
+@pytest.mark.parametrize("build", ["llava_processor", "idefics2_processor"])
+def test_token_ids_made_tensors_through_numpy_are_the_tokenizers_own(build):
+    import copy
+
+    from lam3_core.testing import tinyvlm
+
+    processor = getattr(tinyvlm, build)()
+    processor.tokenizer.padding_side = "left"
+    wrapped = copy.deepcopy(processor)
+    wrapped.tokenizer = ListsToTensors(wrapped.tokenizer)
+    messages = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+                for text in ("Is there a dog?", "Is there a red car in the picture at all?")]
+    prompts = [processor.apply_chat_template(m, add_generation_prompt=True) for m in messages]
+    images = [[Image.new("RGB", (30, 20), (200, 0, 0))], [Image.new("RGB", (30, 20), (0, 90, 0))]]
+    images = images if build == "idefics2_processor" else [unit[0] for unit in images]
+    ours = wrapped(text=prompts, images=images, return_tensors="pt", padding=True)
+    theirs = processor(text=prompts, images=images, return_tensors="pt", padding=True)
+    assert ours.keys() == theirs.keys()
+    for key in theirs:
+        assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), key
+    tok = wrapped.tokenizer
+    assert tok("one prompt", return_tensors="pt")["input_ids"].shape[0] == 1  # not a batch: the tokenizer's own way
+    assert isinstance(tok(["a", "b c"])["input_ids"], list)
+    with pytest.raises(ValueError):  # unequal lengths without padding: the tokenizer's own error
+        tok(["a", "b c d e"], return_tensors="pt")
 
 
 class Llama7B:

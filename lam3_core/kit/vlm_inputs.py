@@ -4,8 +4,9 @@ Runs on the prefetch worker threads (``kit.prefetch``): each thread has its own 
 processor (a fast tokenizer must not be used by two threads at once), each image is decoded
 once per micro-batch, and each distinct image is resized and normalised once however many
 prompts ask about it (``OncePerImage``). Decoding and image processing are spread over a pool
-of image threads (PIL, torchvision and numpy release the GIL). On a GPU the tensors come back
-in pinned memory, so the copy to the device does not block the host.
+of image threads (PIL, torchvision and numpy release the GIL). The token ids become tensors
+through numpy (``ListsToTensors``). On a GPU the tensors come back in pinned memory, so the copy
+to the device does not block the host.
 """
 
 from __future__ import annotations
@@ -117,8 +118,42 @@ def _repeat_rows(outputs: Mapping, index: list[int], unique: int) -> dict | None
     return repeated
 
 
+class ListsToTensors:
+    """Stands in for a processor's tokenizer: asks it for lists and makes PyTorch tensors of them through numpy.
+
+    transformers' own conversion flattens every list in Python first (to tell an empty batch's dtype): for 128 LLaVA
+    prompts of 610 tokens that took 0.06 s of a micro-batch's 0.3 s preparation, numpy takes 0.003 s. Ragged lists
+    (no padding) and other tensor types go through the tokenizer's own conversion, errors included. Everything else
+    is the wrapped tokenizer's.
+    """
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __call__(self, text: Any = None, *args, return_tensors: Any = None, **kwargs):
+        if return_tensors != "pt" or not isinstance(text, (list, tuple)):
+            return self._inner(text, *args, return_tensors=return_tensors, **kwargs)
+        import numpy as np
+        import torch
+
+        encoding = self._inner(text, *args, **kwargs)
+        try:
+            arrays = {key: np.asarray(value, dtype=np.int64) for key, value in encoding.items()}
+        except (ValueError, TypeError):
+            arrays = {}
+        if not arrays or any(array.ndim < 2 for array in arrays.values()):
+            return encoding.convert_to_tensors("pt")
+        for key, array in arrays.items():
+            encoding[key] = torch.from_numpy(array)
+        return encoding
+
+
 class ThreadProcessors:
-    """One copy of ``processor`` per thread, its image processor wrapped in ``OncePerImage`` (over ``pool``)."""
+    """One copy of ``processor`` per thread, its image processor wrapped in ``OncePerImage`` (over ``pool``) and its
+    tokenizer in ``ListsToTensors``."""
 
     def __init__(self, processor: Any, pool: Executor | None = None, parts: int = 1):
         self._processor = processor
@@ -132,6 +167,7 @@ class ThreadProcessors:
             processor = copy.deepcopy(self._processor)
             processor.image_processor = OncePerImage(processor.image_processor, self._pool, self._parts)
             processor.tokenizer.padding_side = "left"
+            processor.tokenizer = ListsToTensors(processor.tokenizer)
             self._local.processor = processor
         return processor
 
