@@ -55,7 +55,8 @@ def test_a_plan_says_when_every_group_has_the_same_consecutive_rows():
 
 
 @pytest.mark.parametrize("repeats", [None, 2])
-def test_prefix_rows_are_copied_into_a_static_cache_as_its_update_would(repeats):
+@pytest.mark.parametrize("layout", ["words", "unaligned"])  # copied as int64 words / as they are
+def test_prefix_rows_are_copied_into_a_static_cache_as_its_update_would(repeats, layout):
     from transformers import LlamaConfig
 
     from lam3_core.kit.vlm_prefix import copy_rows
@@ -65,7 +66,8 @@ def test_prefix_rows_are_copied_into_a_static_cache_as_its_update_would(repeats)
 
     source = new_cache(Model)
     for layer in range(2):
-        source.update(torch.randn(3, 1, 5, 8), torch.randn(3, 1, 5, 8), layer)
+        keys, values = torch.randn(3, 1, 5, 10), torch.randn(3, 1, 5, 10)  # two float32 more per row than used
+        source.update(*((t[..., 1:9] if layout == "unaligned" else t[..., :8]) for t in (keys, values)), layer)
     index = torch.tensor([0, 0, 1, 1, 2, 2] if repeats else [2, 0, 0, 1, 2, 1])
     ours = copy_rows(source, index, new_cache(Model, static_length=9), repeats)
     for layer in range(2):

@@ -233,7 +233,7 @@ def copy_rows(source: Any, index: torch.Tensor, target: Any, repeats: int | None
             shape = (len(index), -1, -1, -1)
             into.lazy_initialization(layer.keys[:1].expand(*shape), layer.values[:1].expand(*shape))
         for tensor, rows in ((into.keys, layer.keys), (into.values, layer.values)):
-            front, rows = _words(tensor[:, :, : rows.shape[2]]), _words(rows)
+            front, rows = _as_words(tensor[:, :, : rows.shape[2]], rows)
             if repeats:
                 front.unflatten(0, (rows.shape[0], repeats)).copy_(rows.unsqueeze(1).expand(-1, repeats, -1, -1, -1))
             else:
@@ -242,14 +242,21 @@ def copy_rows(source: Any, index: torch.Tensor, target: Any, repeats: int | None
     return target
 
 
-def _words(tensor: torch.Tensor) -> torch.Tensor:
-    """``tensor``'s bytes as 8-byte words where its layout allows (the same copy, a quarter of the elements of bf16):
-    a copy into a slice of a preallocated cache is strided, and its kernel's cost goes with the elements it indexes."""
+def _as_words(target: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``target`` and ``source`` as 8-byte words when both layouts allow it, else as they are: the same bytes copied
+    with a quarter of the elements of bf16 (a copy into a slice of a preallocated cache is strided, and its kernel's
+    cost goes with the elements it indexes). Both or neither, so a copy never converts values between dtypes."""
+    if target.dtype == source.dtype and _word_aligned(target) and _word_aligned(source):
+        return target.view(torch.int64), source.view(torch.int64)
+    return target, source
+
+
+def _word_aligned(tensor: torch.Tensor) -> bool:
+    """Whether ``tensor`` can be viewed as int64 words: its last dimension contiguous and every stride and offset a
+    whole number of words."""
     size = tensor.element_size()
-    if size >= 8 or tensor.stride(-1) != 1 or (tensor.shape[-1] * size) % 8 \
-            or any(stride * size % 8 for stride in tensor.stride()[:-1]) or tensor.storage_offset() * size % 8:
-        return tensor
-    return tensor.view(torch.int64)
+    return size < 8 and tensor.stride(-1) == 1 and tensor.shape[-1] * size % 8 == 0 \
+        and all(stride * size % 8 == 0 for stride in tensor.stride()[:-1]) and tensor.storage_offset() * size % 8 == 0
 
 
 def _preallocated(layer: Any) -> bool:
